@@ -1,0 +1,286 @@
+//! The command line: `squall run` and friends, their help, and how results
+//! are printed (results on stdout, progress and diagnostics on stderr).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use anstream::{eprintln, println};
+use anstyle::{AnsiColor, Style};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use squall::engine::{RunError, RunOptions};
+use squall::exit;
+use squall::report::{self, fmt_duration, hlog, Meta, Report};
+use squall::scenario::{self, Expect, Scenario};
+
+/// Chaos and latency-injection test harness for service topologies.
+///
+/// squall runs a whole topology of services (described in a scenario file)
+/// under open-loop load, kills instances, slows and partitions the network on
+/// a schedule, then checks timeout and degradation invariants: does every
+/// caller get an answer before its deadline, do answers degrade instead of
+/// failing, does the system recover.
+///
+/// Exit codes: 0 every invariant held, 1 an invariant failed, 2 bad input
+/// (scenario file, arguments), 3 environment error, 4 aborted by a safety stop.
+#[derive(Debug, Parser)]
+#[command(name = "squall", version, max_term_width = 100)]
+pub struct Cli {
+    /// When to colour the output.
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, global = true)]
+    color: ColorWhen,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run scenarios and check their invariants.
+    ///
+    /// Each scenario runs in the deterministic simulator by default: the same
+    /// scenario and seed give a byte-identical report.json. Reports go to
+    /// reports/<scenario>/<run-id>/ (report.json, meta.json, summary.md,
+    /// junit.xml, latency.hlog).
+    Run(RunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Scenario files (TOML) to run, in order.
+    #[arg(required = true, value_name = "SCENARIO")]
+    scenarios: Vec<PathBuf>,
+    /// Where the run happens: the deterministic simulator, or real containers.
+    #[arg(long, value_enum, default_value_t = Backend::Sim)]
+    backend: Backend,
+    /// Seed of every random choice; overrides the scenario's `seed`.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// Length of the load phase, e.g. `10s`; overrides the scenario's
+    /// `duration` (faults after it are left out, faults healing after it last
+    /// to the end).
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Directory for the reports, instead of `reports/`.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Also write one JUnit XML file covering every scenario run.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Backend {
+    /// turmoil: deterministic, in-process, seconds for a simulated minute.
+    Sim,
+    /// Real containers through the Docker engine.
+    Docker,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    scenario::parse_duration(s).map_err(|e| e.to_string())
+}
+
+const GOOD: Style = AnsiColor::Green.on_default().bold();
+const BAD: Style = AnsiColor::Red.on_default().bold();
+const NOTE: Style = AnsiColor::Cyan.on_default().bold();
+
+/// Right-aligned verb, as cargo and nextest print it.
+fn verb(style: Style, word: &str) -> String {
+    format!("{style}{word:>12}{style:#}")
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                exit::BAD_INPUT
+            } else {
+                exit::HELD
+            };
+        }
+    };
+    anstream::ColorChoice::write_global(match cli.color {
+        ColorWhen::Auto => anstream::ColorChoice::Auto,
+        ColorWhen::Always => anstream::ColorChoice::Always,
+        ColorWhen::Never => anstream::ColorChoice::Never,
+    });
+    match cli.command {
+        Command::Run(args) => run(args),
+    }
+}
+
+fn run(args: RunArgs) -> i32 {
+    if args.backend == Backend::Docker {
+        eprintln!("error: the docker backend is not available in this version (hint: drop `--backend docker` to run in the simulator)");
+        return exit::BAD_INPUT;
+    }
+    // Every file is validated before anything runs, so a typo in the third
+    // scenario does not surface after two long runs.
+    let mut scenarios = Vec::new();
+    for path in &args.scenarios {
+        match scenario::load(path) {
+            Ok(s) => scenarios.push(s),
+            Err(e) => {
+                eprintln!("{BAD}error{BAD:#}: {e}");
+                return exit::BAD_INPUT;
+            }
+        }
+    }
+    let mut code = exit::HELD;
+    let mut junit_suites = Vec::new();
+    for scenario in &scenarios {
+        let result = run_one(scenario, &args);
+        match result {
+            Ok((report, dir)) => {
+                if !report.held() {
+                    code = code.max(exit::INVARIANT_FAILED);
+                }
+                junit_suites.push(report::junit::render(&report));
+                let _ = dir;
+            }
+            Err(e) => {
+                eprintln!("{BAD}error{BAD:#}: {}: {e}", scenario.path.display());
+                code = code.max(e.exit_code());
+            }
+        }
+    }
+    if let Some(path) = &args.junit {
+        if let Err(e) = write_junit(path, &junit_suites) {
+            eprintln!("{BAD}error{BAD:#}: cannot write {}: {e}", path.display());
+            code = code.max(exit::ENVIRONMENT);
+        }
+    }
+    code
+}
+
+fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), RunError> {
+    let seed = args.seed.unwrap_or(scenario.seed);
+    // The seed comes first, so even a run that dies can be replayed.
+    println!("{}  {}", verb(NOTE, "Seed"), seed);
+    println!(
+        "{}  {} ({})",
+        verb(NOTE, "Running"),
+        scenario.name,
+        scenario.path.display()
+    );
+    let opts = RunOptions {
+        seed: Some(seed),
+        duration: args.duration,
+        out: args.out.clone(),
+        progress: true,
+    };
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    let record = squall::sim::run(scenario, &opts)?;
+    let verdicts = squall::invariant::evaluate(scenario, &record);
+    let report = Report::build(scenario, &record, verdicts);
+    let wall = clock.elapsed();
+
+    let (stamp, rfc3339) = report::utc_stamp(started);
+    let base = args.out.clone().unwrap_or_else(|| PathBuf::from("reports"));
+    let dir = unique_dir(
+        &base
+            .join(&scenario.name)
+            .join(format!("{stamp}-seed{seed}")),
+    );
+    let meta = Meta {
+        squall_version: env!("CARGO_PKG_VERSION"),
+        run_id: dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        started_at: rfc3339,
+        wall_seconds: wall.as_secs_f64(),
+        host: std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_default(),
+        command: std::env::args().collect(),
+    };
+    let intervals = hlog::Intervals::of(&record, hlog::SIM_EPOCH_S);
+    report::write_all(&dir, &report, &meta, &intervals).map_err(|e| {
+        RunError::Backend(format!("cannot write reports to {}: {e}", dir.display()))
+    })?;
+
+    print_verdicts(&report);
+    let held = report.invariants.iter().filter(|v| v.held).count();
+    let failed = report.invariants.len() - held;
+    println!(
+        "{}  {held} held, {failed} failed in {} simulated ({:.1}s wall)  -> {}/",
+        verb(if failed == 0 { GOOD } else { BAD }, "Summary"),
+        fmt_duration(record.duration),
+        wall.as_secs_f64(),
+        dir.display()
+    );
+    if failed > 0 {
+        if scenario.expect == Expect::Fail {
+            println!(
+                "{}  this scenario expects to fail (`expect = \"fail\"`): it documents a weakness",
+                verb(NOTE, "Expected")
+            );
+        }
+        println!(
+            "{}  squall run {} --seed {seed}{}",
+            verb(NOTE, "Rerun"),
+            scenario.path.display(),
+            args.duration
+                .map(|d| format!(" --duration {}", fmt_duration(d)))
+                .unwrap_or_default()
+        );
+    }
+    let _ = std::io::stdout().flush();
+    Ok((report, dir))
+}
+
+fn print_verdicts(report: &Report) {
+    let width = report
+        .invariants
+        .iter()
+        .map(|v| v.label.len())
+        .max()
+        .unwrap_or(0);
+    for v in &report.invariants {
+        let word = if v.held {
+            verb(GOOD, "HELD")
+        } else {
+            verb(BAD, "FAILED")
+        };
+        println!("{word}  {:width$}  {}", v.label, v.message);
+    }
+}
+
+/// `dir`, or `dir-2`, `dir-3`... if a run in the same second already used it.
+fn unique_dir(dir: &Path) -> PathBuf {
+    if !dir.exists() {
+        return dir.to_path_buf();
+    }
+    (2..)
+        .map(|n| PathBuf::from(format!("{}-{n}", dir.display())))
+        .find(|d| !d.exists())
+        .unwrap_or_else(|| dir.to_path_buf())
+}
+
+/// Merges the per-scenario JUnit documents into one file (each is a
+/// `<testsuites>` with one suite; the suites are concatenated).
+fn write_junit(path: &Path, suites: &[String]) -> std::io::Result<()> {
+    let mut body = String::new();
+    for doc in suites {
+        if let (Some(s), Some(e)) = (doc.find("<testsuite "), doc.rfind("</testsuites>")) {
+            body.push_str(&doc[s..e]);
+        }
+    }
+    let xml = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"squall\">\n{body}</testsuites>\n");
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(path, xml)
+}

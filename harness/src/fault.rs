@@ -1,0 +1,294 @@
+//! The fault schedule, resolved: which instances and links each `[[faults]]`
+//! entry touches, and when it starts and heals.
+//!
+//! Resolution is backend-independent: targets (`ledger`, `ledger-2`,
+//! `ledger:1`) become instance names, partitions become directed cuts, latency
+//! becomes per-link delays. A backend then applies [`Effect`]s; because faults
+//! may overlap, it keeps the multiset of active effects and reconciles the real
+//! state with it, so healing one fault never undoes another.
+
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use rand::seq::index::sample;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::scenario::{FaultKind, LinkScope, Scenario, Target};
+
+/// The name of the workload's own host, a peer of every instance.
+pub const WORKLOAD_HOST: &str = "workload";
+
+/// The instances of each service, in file order: `ledger` -> `ledger-1`, ...
+pub fn instances(scenario: &Scenario) -> IndexMap<String, Vec<String>> {
+    scenario
+        .services
+        .iter()
+        .map(|(name, svc)| {
+            let names = (1..=svc.replicas).map(|i| format!("{name}-{i}")).collect();
+            (name.clone(), names)
+        })
+        .collect()
+}
+
+/// One change a fault makes, on one instance or one link.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Effect {
+    /// The instance is down (crashed) until healed, then started again.
+    Down(String),
+    /// The instance restarts at once (in-flight work is lost).
+    Restart(String),
+    /// The instance is frozen: nothing reaches it or leaves it until healed.
+    Pause(String),
+    /// Traffic from `from` to `to` is dropped.
+    Cut { from: String, to: String },
+    /// Round trips on the link `a`-`b` (a < b) take `delay` longer, plus up to
+    /// `jitter`.
+    Delay {
+        a: String,
+        b: String,
+        delay: Duration,
+        jitter: Duration,
+    },
+    /// A fraction (per million) of packets on the link `a`-`b` is lost.
+    Loss { a: String, b: String, ppm: u32 },
+    /// The instance answers `status` to a fraction (per million) of requests.
+    Error {
+        instance: String,
+        status: u16,
+        ppm: u32,
+    },
+}
+
+/// A `[[faults]]` entry, resolved for one run.
+#[derive(Debug, Clone)]
+pub struct PlannedFault {
+    pub index: usize,
+    pub kind: &'static str,
+    pub detail: String,
+    /// Instances, or `a<->b` / `a->b` links, it touches.
+    pub targets: Vec<String>,
+    pub start: Duration,
+    /// `None`: lasts to the end of the load phase.
+    pub end: Option<Duration>,
+    pub effects: Vec<Effect>,
+}
+
+/// Resolves the scenario's faults for a load phase of `duration` (which may be
+/// shorter than the scenario's own, with `--duration`): faults that would start
+/// after it are left out, faults that would heal after it last to the end.
+pub fn plan(scenario: &Scenario, seed: u64, duration: Duration) -> Vec<PlannedFault> {
+    let topology = instances(scenario);
+    let mut hosts: Vec<String> = topology.values().flatten().cloned().collect();
+    hosts.push(WORKLOAD_HOST.to_owned());
+    let mut planned = Vec::new();
+    for (index, fault) in scenario.faults.iter().enumerate() {
+        if fault.at >= duration {
+            continue;
+        }
+        // Each fault draws its picks from its own stream, so adding a fault
+        // does not change which instances the others pick.
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (0x5eed_0000 + index as u64));
+        let mut resolve = |t: &Target| resolve(t, &topology, &mut rng);
+        let (kind, detail, targets, effects) = match &fault.kind {
+            FaultKind::Kill { target } => {
+                let i = resolve(target);
+                let e = i.iter().cloned().map(Effect::Down).collect();
+                ("kill", format!("kill {target}"), i, e)
+            }
+            FaultKind::Restart { target } => {
+                let i = resolve(target);
+                let e = i.iter().cloned().map(Effect::Restart).collect();
+                ("restart", format!("restart {target}"), i, e)
+            }
+            FaultKind::Pause { target } => {
+                let i = resolve(target);
+                let e = i.iter().cloned().map(Effect::Pause).collect();
+                ("pause", format!("pause {target}"), i, e)
+            }
+            FaultKind::Isolate { target } => {
+                let i = resolve(target);
+                let mut e = Vec::new();
+                for x in &i {
+                    for h in hosts.iter().filter(|h| !i.contains(h)) {
+                        e.push(Effect::Cut {
+                            from: x.clone(),
+                            to: h.clone(),
+                        });
+                        e.push(Effect::Cut {
+                            from: h.clone(),
+                            to: x.clone(),
+                        });
+                    }
+                }
+                ("isolate", format!("isolate {target}"), i, e)
+            }
+            FaultKind::Latency {
+                scope,
+                delay,
+                jitter,
+            } => {
+                let links = links(scope, &hosts, &mut resolve);
+                let e = links
+                    .iter()
+                    .map(|(a, b)| Effect::Delay {
+                        a: a.clone(),
+                        b: b.clone(),
+                        delay: *delay,
+                        jitter: *jitter,
+                    })
+                    .collect();
+                let detail = format!(
+                    "latency +{} (jitter {}) on {}",
+                    crate::report::fmt_duration(*delay),
+                    crate::report::fmt_duration(*jitter),
+                    scope_label(scope)
+                );
+                ("latency", detail, link_names(&links), e)
+            }
+            FaultKind::Loss { scope, rate } => {
+                let links = links(scope, &hosts, &mut resolve);
+                let ppm = (rate * 1e6).round() as u32;
+                let e = links
+                    .iter()
+                    .map(|(a, b)| Effect::Loss {
+                        a: a.clone(),
+                        b: b.clone(),
+                        ppm,
+                    })
+                    .collect();
+                let detail = format!("loss {rate} on {}", scope_label(scope));
+                ("loss", detail, link_names(&links), e)
+            }
+            FaultKind::Partition { sides, one_way } => {
+                let left: Vec<String> = sides.0.iter().flat_map(&mut resolve).collect();
+                let right: Vec<String> = sides.1.iter().flat_map(&mut resolve).collect();
+                let mut e = Vec::new();
+                let mut names = Vec::new();
+                for l in &left {
+                    for r in right.iter().filter(|r| *r != l) {
+                        e.push(Effect::Cut {
+                            from: l.clone(),
+                            to: r.clone(),
+                        });
+                        if !one_way {
+                            e.push(Effect::Cut {
+                                from: r.clone(),
+                                to: l.clone(),
+                            });
+                        }
+                        names.push(format!("{l}{}{r}", if *one_way { "->" } else { "<->" }));
+                    }
+                }
+                let side = |s: &[Target]| {
+                    s.iter()
+                        .map(|t| t.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let arrow = if *one_way { "->" } else { "<->" };
+                let detail = format!(
+                    "partition [{}] {arrow} [{}]",
+                    side(&sides.0),
+                    side(&sides.1)
+                );
+                ("partition", detail, names, e)
+            }
+            FaultKind::Error {
+                target,
+                status,
+                rate,
+            } => {
+                let i = resolve(target);
+                let ppm = (rate * 1e6).round() as u32;
+                let e = i
+                    .iter()
+                    .map(|x| Effect::Error {
+                        instance: x.clone(),
+                        status: *status,
+                        ppm,
+                    })
+                    .collect();
+                (
+                    "error",
+                    format!("error {status} at rate {rate} on {target}"),
+                    i,
+                    e,
+                )
+            }
+        };
+        let end = fault.until.filter(|u| *u < duration);
+        planned.push(PlannedFault {
+            index,
+            kind,
+            detail,
+            targets,
+            start: fault.at,
+            end,
+            effects,
+        });
+    }
+    planned
+}
+
+fn resolve(
+    target: &Target,
+    topology: &IndexMap<String, Vec<String>>,
+    rng: &mut ChaCha8Rng,
+) -> Vec<String> {
+    let all = topology
+        .get(target.service())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    match target {
+        Target::Service(_) => all.to_vec(),
+        Target::Instance { index, .. } => all
+            .get((*index as usize).saturating_sub(1))
+            .cloned()
+            .into_iter()
+            .collect(),
+        Target::Pick { count, .. } => {
+            let count = (*count as usize).min(all.len());
+            let mut picked: Vec<usize> = sample(rng, all.len(), count).into_vec();
+            picked.sort_unstable();
+            picked.into_iter().map(|i| all[i].clone()).collect()
+        }
+    }
+}
+
+/// The unordered links a latency or loss scope covers, each once, `a < b`.
+fn links(
+    scope: &LinkScope,
+    hosts: &[String],
+    resolve: &mut impl FnMut(&Target) -> Vec<String>,
+) -> Vec<(String, String)> {
+    let (left, right) = match scope {
+        LinkScope::Instance(t) => (resolve(t), hosts.to_vec()),
+        LinkScope::Between(a, b) => (resolve(a), resolve(b)),
+    };
+    let mut out: Vec<(String, String)> = Vec::new();
+    for l in &left {
+        for r in right.iter().filter(|r| *r != l) {
+            let pair = if l < r {
+                (l.clone(), r.clone())
+            } else {
+                (r.clone(), l.clone())
+            };
+            if !out.contains(&pair) {
+                out.push(pair);
+            }
+        }
+    }
+    out
+}
+
+fn link_names(links: &[(String, String)]) -> Vec<String> {
+    links.iter().map(|(a, b)| format!("{a}<->{b}")).collect()
+}
+
+fn scope_label(scope: &LinkScope) -> String {
+    match scope {
+        LinkScope::Instance(t) => format!("{t}"),
+        LinkScope::Between(a, b) => format!("{a}<->{b}"),
+    }
+}

@@ -1,0 +1,442 @@
+//! Invariants: judging a run record against the scenario's `[[invariants]]`.
+//!
+//! Checkers only read a [`RunRecord`], never the backend, so the same
+//! invariant means the same thing in the simulator and on Docker. Each verdict
+//! carries its figure, its limit and, when it failed, the one-second window
+//! where it was worst: the first place a person looks.
+//!
+//! A check that finds no request to judge (a `faults` window in a run without
+//! faults, say) fails and says so: a check that checked nothing must not pass
+//! silently.
+
+mod phase;
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use phase::{window_name, within, Phases};
+
+use crate::record::{RequestRecord, RunRecord};
+use crate::report::fmt_duration;
+use crate::scenario::{InvariantKind, Scenario, Window};
+use crate::stats::{ms, percentile, Summary};
+
+/// The verdict on one invariant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    /// `answered`, `latency`, `success`, `recovery`, `amplification`.
+    pub kind: &'static str,
+    /// A short name: `latency p99`, `amplification ledger`.
+    pub label: String,
+    pub held: bool,
+    /// The measured figure, in `unit`; `None` when there was nothing to measure.
+    pub observed: Option<f64>,
+    /// The bound it was held to, in `unit`.
+    pub limit: f64,
+    /// `ratio`, `ms`, `s`, `calls per request`.
+    pub unit: &'static str,
+    /// The window judged: `all`, `faults`, `20s..40s`.
+    pub during: String,
+    /// The one-second window where the figure was worst, when that helps.
+    pub worst_window: Option<String>,
+    /// One line a person reads.
+    pub message: String,
+}
+
+/// Judges every invariant of `scenario` on `record`, in file order.
+pub fn evaluate(scenario: &Scenario, record: &RunRecord) -> Vec<Verdict> {
+    let phases = Phases::of(record, scenario.workload.warmup);
+    scenario
+        .invariants
+        .iter()
+        .map(|inv| match &inv.kind {
+            InvariantKind::Answered { max_ratio } => answered(record, &phases, *max_ratio),
+            InvariantKind::Latency {
+                percentile,
+                max,
+                during,
+            } => latency(record, &phases, *percentile, *max, during),
+            InvariantKind::Success {
+                min,
+                degraded_is_success,
+                during,
+            } => success(record, &phases, *min, *degraded_is_success, during),
+            InvariantKind::Recovery { within } => recovery(record, &phases, *within),
+            InvariantKind::Amplification { service, max } => amplification(record, service, *max),
+        })
+        .collect()
+}
+
+fn selected<'a>(
+    record: &'a RunRecord,
+    spans: &'a [(Duration, Duration)],
+) -> Vec<&'a RequestRecord> {
+    record
+        .requests
+        .iter()
+        .filter(|r| within(spans, r.scheduled))
+        .collect()
+}
+
+/// One-second buckets (aligned to the load start) that overlap `spans`, each
+/// with its requests.
+fn buckets<'a>(
+    record: &'a RunRecord,
+    spans: &[(Duration, Duration)],
+) -> Vec<((Duration, Duration), Vec<&'a RequestRecord>)> {
+    let mut out: Vec<((Duration, Duration), Vec<&RequestRecord>)> = Vec::new();
+    for r in record
+        .requests
+        .iter()
+        .filter(|r| within(spans, r.scheduled))
+    {
+        let s = Duration::from_secs(r.scheduled.as_secs());
+        match out.last_mut() {
+            Some((w, v)) if w.0 == s => v.push(r),
+            _ => out.push(((s, s + Duration::from_secs(1)), vec![r])),
+        }
+    }
+    out
+}
+
+fn span_name(w: (Duration, Duration)) -> String {
+    format!("{}..{}", fmt_duration(w.0), fmt_duration(w.1))
+}
+
+fn nothing_to_judge(
+    kind: &'static str,
+    label: String,
+    unit: &'static str,
+    during: String,
+    limit: f64,
+) -> Verdict {
+    Verdict {
+        kind,
+        message: format!(
+            "no requests fell in the `{during}` window after warm-up: nothing to judge"
+        ),
+        label,
+        held: false,
+        observed: None,
+        limit,
+        unit,
+        during,
+        worst_window: None,
+    }
+}
+
+fn answered(record: &RunRecord, phases: &Phases, max_ratio: f64) -> Verdict {
+    let spans = phases.spans(&Window::All);
+    let reqs = selected(record, &spans);
+    if reqs.is_empty() {
+        return nothing_to_judge(
+            "answered",
+            "answered".into(),
+            "ratio",
+            "all".into(),
+            max_ratio,
+        );
+    }
+    let s = Summary::of(reqs.iter().copied());
+    let ratio = s.timeouts as f64 / s.requests as f64;
+    let held = ratio <= max_ratio;
+    let worst = buckets(record, &spans)
+        .into_iter()
+        .map(|(w, v)| (w, Summary::of(v).timeouts))
+        .filter(|(_, n)| *n > 0)
+        .max_by_key(|(w, n)| (*n, std::cmp::Reverse(w.0)));
+    let mut message = format!(
+        "{} of {} requests timed out ({} {} max {})",
+        thousands(s.timeouts),
+        thousands(s.requests),
+        pct(ratio),
+        if held { "<=" } else { ">" },
+        pct(max_ratio)
+    );
+    if let (false, Some((w, n))) = (held, worst) {
+        message.push_str(&format!(" (worst window {}: {n})", span_name(w)));
+    }
+    Verdict {
+        kind: "answered",
+        label: "answered".into(),
+        held,
+        observed: Some(ratio),
+        limit: max_ratio,
+        unit: "ratio",
+        during: "all".into(),
+        worst_window: worst.filter(|_| !held).map(|(w, _)| span_name(w)),
+        message,
+    }
+}
+
+fn latency(record: &RunRecord, phases: &Phases, p: f64, max: Duration, during: &Window) -> Verdict {
+    let label = format!("latency p{}", trim_float(p));
+    let name = window_name(during);
+    let spans = phases.spans(during);
+    let reqs = selected(record, &spans);
+    if reqs.is_empty() {
+        return nothing_to_judge("latency", label, "ms", name, ms(max));
+    }
+    let pick = |v: &[&RequestRecord]| {
+        let mut l: Vec<Duration> = v.iter().map(|r| r.latency).collect();
+        l.sort_unstable();
+        percentile(&l, p)
+    };
+    let observed = pick(&reqs);
+    let held = observed <= max;
+    let worst = buckets(record, &spans)
+        .into_iter()
+        .map(|(w, v)| (w, pick(&v)))
+        .max_by_key(|(w, l)| (*l, std::cmp::Reverse(w.0)));
+    let mut message = format!(
+        "p{} {} {} {} during {name}",
+        trim_float(p),
+        fmt_duration(observed),
+        if held { "<=" } else { ">" },
+        fmt_duration(max)
+    );
+    if let (false, Some((w, l))) = (held, worst) {
+        message.push_str(&format!(
+            " (worst window {}: {})",
+            span_name(w),
+            fmt_duration(l)
+        ));
+    }
+    Verdict {
+        kind: "latency",
+        label,
+        held,
+        observed: Some(ms(observed)),
+        limit: ms(max),
+        unit: "ms",
+        during: name,
+        worst_window: worst.filter(|_| !held).map(|(w, _)| span_name(w)),
+        message,
+    }
+}
+
+fn success(
+    record: &RunRecord,
+    phases: &Phases,
+    min: f64,
+    degraded_is_success: bool,
+    during: &Window,
+) -> Verdict {
+    let name = window_name(during);
+    let spans = phases.spans(during);
+    let reqs = selected(record, &spans);
+    if reqs.is_empty() {
+        return nothing_to_judge("success", "success".into(), "ratio", name, min);
+    }
+    let s = Summary::of(reqs.iter().copied());
+    let ratio = s.success_ratio(degraded_is_success);
+    let held = ratio >= min;
+    let worst = buckets(record, &spans)
+        .into_iter()
+        .map(|(w, v)| (w, Summary::of(v).success_ratio(degraded_is_success)))
+        .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0 .0.cmp(&b.0 .0)));
+    let mut message = format!(
+        "{} succeeded {} {} during {name} ({} ok, {} degraded {}, {} errors, {} failed, {} timed out)",
+        pct(ratio),
+        if held { ">=" } else { "<" },
+        pct(min),
+        thousands(s.ok),
+        thousands(s.degraded),
+        if degraded_is_success { "counted ok" } else { "counted failed" },
+        thousands(s.errors),
+        thousands(s.failed),
+        thousands(s.timeouts),
+    );
+    if let (false, Some((w, r))) = (held, worst) {
+        message.push_str(&format!(" (worst window {}: {})", span_name(w), pct(r)));
+    }
+    Verdict {
+        kind: "success",
+        label: "success".into(),
+        held,
+        observed: Some(ratio),
+        limit: min,
+        unit: "ratio",
+        during: name,
+        worst_window: worst.filter(|_| !held).map(|(w, _)| span_name(w)),
+        message,
+    }
+}
+
+/// How far a one-second window after the last heal may be from the baseline
+/// and still count as recovered: p99 within twice the baseline's (or 10 ms
+/// above it, for very fast baselines), success at most one point below it.
+const RECOVERY_P99_FACTOR: u32 = 2;
+const RECOVERY_P99_SLACK: Duration = Duration::from_millis(10);
+const RECOVERY_SUCCESS_SLACK: f64 = 0.01;
+
+fn recovery(record: &RunRecord, phases: &Phases, within_d: Duration) -> Verdict {
+    let fail = |message: String| Verdict {
+        kind: "recovery",
+        label: "recovery".into(),
+        held: false,
+        observed: None,
+        limit: within_d.as_secs_f64(),
+        unit: "s",
+        during: "recovery".into(),
+        worst_window: None,
+        message,
+    };
+    let Some(heal) = phases.last_heal else {
+        return fail(if record.faults.is_empty() {
+            "no fault in the run: nothing to recover from".into()
+        } else {
+            "a fault lasts to the end of the run: recovery cannot be judged (hint: give every fault a `for`)".into()
+        });
+    };
+    let baseline_spans = phases.spans(&Window::Baseline);
+    let baseline = selected(record, &baseline_spans);
+    if baseline.is_empty() {
+        return fail(
+            "no baseline before the first fault to recover to (hint: start faults after `warmup`)"
+                .into(),
+        );
+    }
+    let base = Summary::of(baseline.iter().copied());
+    let base_p99 = Duration::from_micros((base.p99_ms * 1000.0) as u64);
+    let p99_bound = (base_p99 * RECOVERY_P99_FACTOR).max(base_p99 + RECOVERY_P99_SLACK);
+    let success_bound = base.success_ratio(true) - RECOVERY_SUCCESS_SLACK;
+    // One-second windows from the heal on; recovered from the first window
+    // after which every window is back within bounds.
+    let mut windows = Vec::new();
+    let mut s = heal;
+    while s < phases.end {
+        let e = (s + Duration::from_secs(1)).min(phases.end);
+        let v: Vec<&RequestRecord> = record
+            .requests
+            .iter()
+            .filter(|r| r.scheduled >= s && r.scheduled < e)
+            .collect();
+        if !v.is_empty() {
+            let sum = Summary::of(v.iter().copied());
+            let p99 = Duration::from_micros((sum.p99_ms * 1000.0) as u64);
+            let good = p99 <= p99_bound && sum.success_ratio(true) >= success_bound;
+            windows.push(((s, e), good, p99, sum.success_ratio(true)));
+        }
+        s = e;
+    }
+    let first_good_tail = windows
+        .iter()
+        .rposition(|w| !w.1)
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let after = match windows.get(first_good_tail) {
+        Some(w) => w.0 .0 - heal,
+        None => {
+            let worst = windows.last().map(|w| {
+                format!(
+                    " (last window {}: p99 {}, success {})",
+                    span_name(w.0),
+                    fmt_duration(w.2),
+                    pct(w.3)
+                )
+            });
+            return Verdict {
+                worst_window: windows.last().map(|w| span_name(w.0)),
+                ..fail(format!(
+                    "not recovered by the end of the run, {} after the last heal at {}: baseline p99 {}, success {}{}",
+                    fmt_duration(phases.end - heal),
+                    fmt_duration(heal),
+                    fmt_duration(base_p99),
+                    pct(base.success_ratio(true)),
+                    worst.unwrap_or_default()
+                ))
+            };
+        }
+    };
+    let held = after <= within_d;
+    let mut message = format!(
+        "recovered {} after the last heal at {} ({} {}; baseline p99 {}, success {})",
+        fmt_duration(after),
+        fmt_duration(heal),
+        if held { "within" } else { "later than" },
+        fmt_duration(within_d),
+        fmt_duration(base_p99),
+        pct(base.success_ratio(true)),
+    );
+    let worst = if held {
+        None
+    } else {
+        let w = windows[first_good_tail - 1];
+        message.push_str(&format!(
+            " (last bad window {}: p99 {}, success {})",
+            span_name(w.0),
+            fmt_duration(w.2),
+            pct(w.3)
+        ));
+        Some(span_name(w.0))
+    };
+    Verdict {
+        kind: "recovery",
+        label: "recovery".into(),
+        held,
+        observed: Some(after.as_secs_f64()),
+        limit: within_d.as_secs_f64(),
+        unit: "s",
+        during: "recovery".into(),
+        worst_window: worst,
+        message,
+    }
+}
+
+fn amplification(record: &RunRecord, service: &str, max: f64) -> Verdict {
+    let offered = record.requests.len() as f64;
+    let calls = record.calls_to(service);
+    let observed = if offered > 0.0 {
+        calls as f64 / offered
+    } else {
+        0.0
+    };
+    let held = observed <= max;
+    Verdict {
+        kind: "amplification",
+        label: format!("amplification {service}"),
+        held,
+        observed: Some(observed),
+        limit: max,
+        unit: "calls per request",
+        during: "all".into(),
+        worst_window: None,
+        message: format!(
+            "{:.2} calls reached `{service}` per offered request ({} calls for {} requests) {} max {}",
+            observed,
+            thousands(calls),
+            thousands(record.requests.len() as u64),
+            if held { "<=" } else { ">" },
+            trim_float(max)
+        ),
+    }
+}
+
+/// `0.5%`, `99.95%`: a ratio as a percentage, trailing zeros trimmed.
+pub fn pct(ratio: f64) -> String {
+    format!("{}%", trim_float((ratio * 100.0 * 1000.0).round() / 1000.0))
+}
+
+fn trim_float(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_owned()
+}
+
+/// `29,940`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! Unit tests of the invariant checkers on hand-made records.

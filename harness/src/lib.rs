@@ -1,0 +1,27 @@
+//! squall: a chaos and latency-injection test harness for service topologies.
+//!
+//! A scenario file (see [`scenario`]) describes a topology of services built
+//! from the reference fixture (`squall-fixture`), an open-loop workload, a
+//! schedule of faults and the invariants that must hold. [`engine`] runs it on a
+//! backend (today the deterministic turmoil simulator, [`sim`]), producing a
+//! [`record::RunRecord`]; [`invariant`] judges the record and [`report`] writes
+//! what people and CI read.
+//!
+//! ```no_run
+//! let scenario = squall::scenario::load("scenarios/card-auth.toml".as_ref()).unwrap();
+//! let record = squall::sim::run(&scenario, &squall::engine::RunOptions::default()).unwrap();
+//! let verdicts = squall::invariant::evaluate(&scenario, &record);
+//! assert!(verdicts.iter().all(|v| v.held));
+//! ```
+
+pub mod engine;
+pub mod exit;
+pub mod fault;
+pub mod invariant;
+pub mod record;
+pub mod report;
+pub mod scenario;
+pub mod sim;
+pub mod stats;
+pub mod topology;
+pub mod workload;

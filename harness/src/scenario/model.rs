@@ -1,0 +1,297 @@
+//! The validated scenario: what the engine, the backends and the checkers read.
+//!
+//! Every value here has passed [`validate`](super::validate): services named in calls,
+//! targets and invariants exist, instance indices are in range, durations fit inside the
+//! run. Consumers can rely on that instead of checking again.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+/// One scenario file, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// `name`; defaults to the file stem.
+    pub name: String,
+    /// `description`; defaults to "".
+    pub description: String,
+    /// The file it was read from (as given to [`load`](super::load) or [`parse`](super::parse)).
+    pub path: PathBuf,
+    /// Length of the load phase.
+    pub duration: Duration,
+    /// Default seed; `--seed` overrides it.
+    pub seed: u64,
+    /// What the suite expects of this scenario.
+    pub expect: Expect,
+    pub sim: SimConfig,
+    pub workload: Workload,
+    /// Services in file order.
+    pub services: IndexMap<String, Service>,
+    /// Faults in file order.
+    pub faults: Vec<Fault>,
+    /// Invariants in file order.
+    pub invariants: Vec<Invariant>,
+    /// `[explore]`, kept as written; `squall explore` validates it.
+    pub explore: Option<toml::Value>,
+    /// `[docker]`, kept as written; the docker backend validates it.
+    pub docker: Option<toml::Value>,
+}
+
+/// The verdict the suite expects: a documented weakness expects `Fail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Expect {
+    #[default]
+    Pass,
+    Fail,
+}
+
+/// `[sim]`: knobs of the deterministic simulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimConfig {
+    pub tick: Duration,
+    /// Base one-way network latency, drawn uniformly from `latency_min..=latency_max`.
+    pub latency_min: Duration,
+    pub latency_max: Duration,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            tick: Duration::from_millis(1),
+            latency_min: Duration::ZERO,
+            latency_max: Duration::from_millis(1),
+        }
+    }
+}
+
+/// `[workload]`: the open-loop load offered to one endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    /// A service in `services`.
+    pub target: String,
+    /// An endpoint of `target`.
+    pub path: String,
+    /// Requests per second, in `(0, 100_000]`.
+    pub rate: f64,
+    pub arrival: Arrival,
+    /// The caller's timeout; greater than zero.
+    pub deadline: Duration,
+    /// Excluded from invariants; shorter than the run.
+    pub warmup: Duration,
+}
+
+/// How requests are spaced in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Arrival {
+    #[default]
+    Constant,
+    Poisson,
+}
+
+/// One service: `replicas` instances named `<name>-1`, `<name>-2`, ...
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub name: String,
+    /// In `1..=64`.
+    pub replicas: u32,
+    /// How this service's clients choose among a downstream service's instances.
+    pub balancer: Balancer,
+    /// Endpoints in file order, keyed by path (`/authorise`).
+    pub endpoints: IndexMap<String, Endpoint>,
+    /// Requests in flight per instance; more are refused.
+    pub concurrency_limit: Option<u32>,
+}
+
+/// Load-balancing policy of a service's clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Balancer {
+    #[default]
+    RoundRobin,
+    Random,
+    P2cEwma,
+    EpsilonGreedy,
+}
+
+/// What an endpoint does with a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoint {
+    /// Own processing time.
+    pub work: Work,
+    /// Fraction answered 500 by the service itself, in `0..=1`.
+    pub error_rate: f64,
+    /// Downstream calls; same `group` runs in parallel, groups in ascending order.
+    pub calls: Vec<Call>,
+}
+
+/// Own processing time of an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Work {
+    /// `work = "1ms"`.
+    Fixed(Duration),
+    /// `work = { mean = "2ms" }`: exponentially distributed.
+    Mean(Duration),
+    /// `work = { p50 = "2ms", p99 = "20ms" }`, with `p99 >= p50`.
+    Percentiles { p50: Duration, p99: Duration },
+}
+
+impl Default for Work {
+    fn default() -> Self {
+        Work::Fixed(Duration::ZERO)
+    }
+}
+
+/// One downstream call made by an endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    /// A service other than the caller.
+    pub to: String,
+    /// An endpoint of `to`.
+    pub path: String,
+    /// `None` when the file leaves it out; `squall check` flags that.
+    pub timeout: Option<Duration>,
+    /// Extra attempts after the first, at most 10.
+    pub retries: u32,
+    /// Base of exponential backoff with jitter.
+    pub backoff: Duration,
+    /// A failed optional call leaves the answer degraded instead of failed.
+    pub required: bool,
+    pub group: u32,
+    /// After this delay, send the same call to another replica.
+    pub hedge: Option<Duration>,
+    /// Retries may add at most this fraction to the calls a client makes.
+    pub retry_budget: Option<f64>,
+}
+
+/// One scheduled fault.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    pub kind: FaultKind,
+    /// Start, from the beginning of the load phase; before the run ends.
+    pub at: Duration,
+    /// `at + for`, at most the run's duration; `None` lasts to the end.
+    pub until: Option<Duration>,
+    /// 1-based line of the entry's `kind`, for messages.
+    pub line: usize,
+}
+
+/// What a fault does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultKind {
+    /// Stop the instances; healing starts them again.
+    Kill { target: Target },
+    /// Stop and start again at once.
+    Restart { target: Target },
+    /// Freeze the instances (SIGSTOP-like).
+    Pause { target: Target },
+    /// Cut the instances from everyone.
+    Isolate { target: Target },
+    /// Delay traffic on the scoped links.
+    Latency {
+        scope: LinkScope,
+        delay: Duration,
+        jitter: Duration,
+    },
+    /// Drop this fraction of packets on the scoped links, in `(0, 1]`.
+    Loss { scope: LinkScope, rate: f64 },
+    /// Cut side 1 from side 2 (and side 2 from side 1 unless `one_way`).
+    Partition {
+        sides: (Vec<Target>, Vec<Target>),
+        one_way: bool,
+    },
+    /// Answer this fraction of requests with `status` instead of serving them.
+    Error {
+        target: Target,
+        status: u16,
+        rate: f64,
+    },
+}
+
+/// Which links a latency or loss fault touches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkScope {
+    /// `target = "fraud-2"`: traffic the instances send.
+    Instance(Target),
+    /// `between = ["a", "b"]`: traffic between the two, both ways.
+    Between(Target, Target),
+}
+
+/// The instances a fault applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `"ledger-2"`: one instance, 1-based, at most the service's replicas.
+    Instance { service: String, index: u32 },
+    /// `"ledger"`: every instance of the service.
+    Service(String),
+    /// `"ledger:1"`: `count` instances picked by the run's seed.
+    Pick { service: String, count: u32 },
+}
+
+impl Target {
+    /// The service the target's instances belong to.
+    pub fn service(&self) -> &str {
+        match self {
+            Target::Instance { service, .. } | Target::Pick { service, .. } => service,
+            Target::Service(service) => service,
+        }
+    }
+}
+
+/// Gives back the spelling the scenario file used.
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Instance { service, index } => write!(f, "{service}-{index}"),
+            Target::Service(service) => f.write_str(service),
+            Target::Pick { service, count } => write!(f, "{service}:{count}"),
+        }
+    }
+}
+
+/// One property checked over a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invariant {
+    pub kind: InvariantKind,
+    /// 1-based line of the entry's `kind`, for messages.
+    pub line: usize,
+}
+
+/// What an invariant checks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InvariantKind {
+    /// At most this fraction of requests see a caller timeout.
+    Answered { max_ratio: f64 },
+    /// The `percentile` latency stays at or under `max` during the window.
+    Latency {
+        percentile: f64,
+        max: Duration,
+        during: Window,
+    },
+    /// At least `min` of requests succeed during the window.
+    Success {
+        min: f64,
+        degraded_is_success: bool,
+        during: Window,
+    },
+    /// After the last heal, p99 and success return to the baseline's within this.
+    Recovery { within: Duration },
+    /// Calls reaching `service` per request offered stay at or under `max`.
+    Amplification { service: String, max: f64 },
+}
+
+/// The part of a run an invariant looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Window {
+    /// From the end of warm-up to the end.
+    #[default]
+    All,
+    /// From the end of warm-up to the first fault.
+    Baseline,
+    /// The union of fault windows.
+    Faults,
+    /// From the last heal to the end.
+    Recovery,
+    /// `"20s..40s"`, with `start < end <= duration`.
+    Range(Duration, Duration),
+}

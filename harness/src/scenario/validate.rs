@@ -1,0 +1,497 @@
+//! Raw scenario -> [`Scenario`]: the semantic checks serde cannot make.
+//!
+//! Services come first (the other sections refer to them), then the calls between
+//! them and their cycles, the workload, faults ([`faults`]) and invariants
+//! ([`invariants`]). The first problem found is reported; each check points at the
+//! value that is wrong.
+
+mod faults;
+mod invariants;
+mod services;
+
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde_spanned::Spanned;
+
+use super::duration::{format_duration, parse_duration};
+use super::error::Diag;
+use super::model::{Arrival, Expect, Scenario, Service, SimConfig, Workload};
+use super::raw::{DurationText, RawScenario, RawSim, RawWorkload};
+
+/// Most replicas a service may have; the simulator gives each one a host.
+pub const MAX_REPLICAS: u32 = 64;
+/// Most retries a call may make; more turns a blip into a retry storm.
+pub const MAX_RETRIES: u32 = 10;
+/// Highest workload rate, requests per second.
+pub const MAX_RATE: f64 = 100_000.0;
+
+const ARRIVALS: &[(&str, Arrival)] = &[
+    ("constant", Arrival::Constant),
+    ("poisson", Arrival::Poisson),
+];
+const EXPECTS: &[(&str, Expect)] = &[("pass", Expect::Pass), ("fail", Expect::Fail)];
+
+/// `text` is the file's content, for the line numbers faults and invariants keep.
+pub(crate) fn scenario(raw: RawScenario, text: &str, path: &Path) -> Result<Scenario, Diag> {
+    let name = match raw.name {
+        Some(name) if name.get_ref().trim().is_empty() => {
+            return Err(
+                Diag::new(name.span(), "`name` is empty").hint("leave it out to use the file name")
+            );
+        }
+        Some(name) => name.into_inner(),
+        None => path.file_stem().map_or_else(
+            || "scenario".into(),
+            |stem| stem.to_string_lossy().into_owned(),
+        ),
+    };
+    let duration = duration(&raw.duration)?;
+    if duration.is_zero() {
+        return Err(Diag::new(
+            raw.duration.span(),
+            "`duration` must be greater than 0",
+        ));
+    }
+    let expect = raw
+        .expect
+        .as_ref()
+        .map_or(Ok(Expect::Pass), |e| choice(e, "`expect` value", EXPECTS))?;
+    let sim = sim(raw.sim)?;
+    let services = services::services(raw.services)?;
+    let workload = workload(raw.workload, duration, &services)?;
+    let faults = raw
+        .faults
+        .into_iter()
+        .map(|fault| faults::fault(fault, duration, &services, text))
+        .collect::<Result<_, _>>()?;
+    let invariants = raw
+        .invariants
+        .into_iter()
+        .map(|invariant| invariants::invariant(invariant, duration, &services, text))
+        .collect::<Result<_, _>>()?;
+    Ok(Scenario {
+        name,
+        description: raw.description.unwrap_or_default(),
+        path: path.to_path_buf(),
+        duration,
+        seed: raw.seed.unwrap_or(1),
+        expect,
+        sim,
+        workload,
+        services,
+        faults,
+        invariants,
+        explore: raw.explore,
+        docker: raw.docker,
+    })
+}
+
+fn sim(raw: Option<RawSim>) -> Result<SimConfig, Diag> {
+    let mut sim = SimConfig::default();
+    let Some(raw) = raw else { return Ok(sim) };
+    if let Some(tick) = &raw.tick {
+        sim.tick = duration(tick)?;
+        if sim.tick.is_zero() {
+            return Err(Diag::new(tick.span(), "`tick` must be greater than 0"));
+        }
+    }
+    if let Some(latency) = raw.latency {
+        sim.latency_min = optional_duration(&latency.min)?.unwrap_or(sim.latency_min);
+        sim.latency_max = optional_duration(&latency.max)?.unwrap_or(sim.latency_max);
+        if sim.latency_max < sim.latency_min {
+            let span = latency.max.or(latency.min).map_or(0..0, |s| s.span());
+            let (max, min) = (
+                format_duration(sim.latency_max),
+                format_duration(sim.latency_min),
+            );
+            return Err(Diag::new(
+                span,
+                format!("latency `max` {max} is less than `min` {min}"),
+            ));
+        }
+    }
+    Ok(sim)
+}
+
+fn workload(
+    raw: RawWorkload,
+    run: Duration,
+    services: &IndexMap<String, Service>,
+) -> Result<Workload, Diag> {
+    let target = known_service(&raw.target, "target", services)?;
+    known_endpoint(&raw.path, target)?;
+    let rate = *raw.rate.get_ref();
+    if !(rate > 0.0 && rate <= MAX_RATE) {
+        return Err(Diag::new(
+            raw.rate.span(),
+            format!(
+                "`rate` must be greater than 0 and at most {MAX_RATE} requests per second, \
+                 found {rate}"
+            ),
+        ));
+    }
+    let deadline = duration(&raw.deadline)?;
+    if deadline.is_zero() {
+        return Err(Diag::new(
+            raw.deadline.span(),
+            "`deadline` must be greater than 0",
+        ));
+    }
+    let warmup = optional_duration(&raw.warmup)?.unwrap_or(Duration::ZERO);
+    if let (true, Some(text)) = (warmup >= run, &raw.warmup) {
+        let (warmup, run) = (format_duration(warmup), format_duration(run));
+        return Err(Diag::new(
+            text.span(),
+            format!("warm-up of {warmup} leaves nothing of the {run} run"),
+        )
+        .hint("`warmup` must be shorter than `duration`"));
+    }
+    let arrival = raw
+        .arrival
+        .as_ref()
+        .map_or(Ok(Arrival::Constant), |a| choice(a, "arrival", ARRIVALS))?;
+    Ok(Workload {
+        target: target.name.clone(),
+        path: raw.path.into_inner(),
+        rate,
+        arrival,
+        deadline,
+        warmup,
+    })
+}
+
+// ---- helpers shared with the fault and invariant checks ----
+
+fn duration(text: &Spanned<DurationText>) -> Result<Duration, Diag> {
+    duration_at(text.get_ref(), text.span())
+}
+
+fn duration_at(text: &DurationText, span: Range<usize>) -> Result<Duration, Diag> {
+    parse_duration(&text.0).map_err(|e| Diag {
+        span,
+        message: e.message,
+        hint: e.hint,
+    })
+}
+
+fn optional_duration(text: &Option<Spanned<DurationText>>) -> Result<Option<Duration>, Diag> {
+    text.as_ref().map(duration).transpose()
+}
+
+/// `` `a`, `b` and `c` ``.
+fn listing(names: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    let names: Vec<String> = names
+        .into_iter()
+        .map(|n| format!("`{}`", n.as_ref()))
+        .collect();
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// One of a fixed set of spellings; `what` names the set in the message.
+fn choice<T: Copy>(value: &Spanned<String>, what: &str, options: &[(&str, T)]) -> Result<T, Diag> {
+    options
+        .iter()
+        .find(|(name, _)| name == value.get_ref())
+        .map(|&(_, v)| v)
+        .ok_or_else(|| {
+            let names: Vec<String> = options
+                .iter()
+                .map(|(name, _)| format!("`{name}`"))
+                .collect();
+            let hint = match names.len() {
+                2 => format!("expected {} or {}", names[0], names[1]),
+                _ => format!("expected one of {}", names.join(", ")),
+            };
+            Diag::new(
+                value.span(),
+                format!("unknown {what} `{}`", value.get_ref()),
+            )
+            .hint(hint)
+        })
+}
+
+/// A fraction in `0..=1`, or `(0, 1]` when zero is not allowed.
+fn fraction(value: &Spanned<f64>, key: &str, zero_allowed: bool) -> Result<f64, Diag> {
+    let v = *value.get_ref();
+    let ok = if zero_allowed {
+        (0.0..=1.0).contains(&v)
+    } else {
+        v > 0.0 && v <= 1.0
+    };
+    if ok {
+        return Ok(v);
+    }
+    let range = if zero_allowed {
+        "between 0 and 1"
+    } else {
+        "greater than 0 and at most 1"
+    };
+    Err(Diag::new(
+        value.span(),
+        format!("`{key}` must be {range}, found {v}"),
+    ))
+}
+
+fn int_in(value: &Spanned<i64>, key: &str, min: u32, max: u32) -> Result<u32, Diag> {
+    let v = *value.get_ref();
+    u32::try_from(v)
+        .ok()
+        .filter(|v| (min..=max).contains(v))
+        .ok_or_else(|| {
+            let range = if max == u32::MAX {
+                format!("at least {min}")
+            } else {
+                format!("between {min} and {max}")
+            };
+            Diag::new(value.span(), format!("`{key}` must be {range}, found {v}"))
+        })
+}
+
+fn known_service<'a>(
+    name: &Spanned<String>,
+    key: &str,
+    services: &'a IndexMap<String, Service>,
+) -> Result<&'a Service, Diag> {
+    services
+        .get(name.get_ref())
+        .ok_or_else(|| unknown_service(name.get_ref(), name.span(), key, services))
+}
+
+fn unknown_service(
+    name: &str,
+    span: Range<usize>,
+    key: &str,
+    services: &IndexMap<String, Service>,
+) -> Diag {
+    let hint = if services.is_empty() {
+        "no services are declared".to_string()
+    } else {
+        let names: Vec<String> = services.keys().map(|n| format!("`{n}`")).collect();
+        format!("known services: {}", names.join(", "))
+    };
+    Diag::new(span, format!("unknown service `{name}` in `{key}`")).hint(hint)
+}
+
+fn known_endpoint(path: &Spanned<String>, service: &Service) -> Result<(), Diag> {
+    if service.endpoints.contains_key(path.get_ref()) {
+        return Ok(());
+    }
+    let hint = if service.endpoints.is_empty() {
+        format!("`{}` declares no endpoints", service.name)
+    } else {
+        let paths: Vec<String> = service.endpoints.keys().map(|p| format!("`{p}`")).collect();
+        format!("endpoints of `{}`: {}", service.name, paths.join(", "))
+    };
+    Err(Diag::new(
+        path.span(),
+        format!(
+            "unknown endpoint `{}` on `{}`",
+            path.get_ref(),
+            service.name
+        ),
+    )
+    .hint(hint))
+}
+
+/// "a `kill`", "an `error`": a kind with its article, for messages.
+fn a(kind: &str) -> String {
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} `{kind}`")
+}
+
+/// Refuses keys that do not apply to an entry's kind, e.g. `delay` on a `kill` fault.
+fn check_keys(
+    present: &[(&'static str, Range<usize>)],
+    allowed: &[&str],
+    kind: &str,
+    what: &str,
+) -> Result<(), Diag> {
+    for (key, span) in present {
+        if !allowed.contains(key) {
+            let hint = if allowed.is_empty() {
+                format!("{} {what} takes no other keys", a(kind))
+            } else {
+                format!("{} {what} takes {}", a(kind), listing(allowed))
+            };
+            return Err(Diag::new(
+                span.clone(),
+                format!("`{key}` does not apply to {} {what}", a(kind)),
+            )
+            .hint(hint));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::path::Path;
+
+    /// Ten lines, so text appended to it starts on line 11.
+    pub(crate) const BASE: &str = r#"duration = "60s"
+workload = { target = "gateway", path = "/authorise", rate = 100, deadline = "200ms" }
+[services.gateway]
+replicas = 2
+[services.gateway.endpoints."/authorise"]
+calls = [{ to = "ledger", path = "/reserve", timeout = "50ms" }]
+[services.ledger]
+replicas = 3
+[services.ledger.endpoints."/reserve"]
+work = "1ms"
+"#;
+
+    /// The full error `parse` gives for `text`, as a person would see it.
+    pub(crate) fn error(text: &str) -> String {
+        match crate::scenario::parse(text, Path::new("t.toml")) {
+            Ok(scenario) => panic!("parsed, expected an error: {scenario:?}"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    /// Checks each case, printing every mismatch before failing.
+    pub(crate) fn check(cases: &[(&str, &str)]) {
+        let mut failed = 0;
+        for (text, expected) in cases {
+            let actual = error(text);
+            if actual != *expected {
+                failed += 1;
+                eprintln!("--- input:\n{text}\n--- expected:\n{expected}\n--- actual:\n{actual}\n");
+            }
+        }
+        assert_eq!(failed, 0, "{failed} of {} cases failed", cases.len());
+    }
+
+    #[test]
+    fn base_is_valid() {
+        crate::scenario::parse(BASE, Path::new("t.toml")).unwrap();
+        assert_eq!(BASE.lines().count(), 10);
+    }
+
+    #[test]
+    fn toml_errors_read_well() {
+        check(&[
+            (
+                "duration = \"60s\nseed = 2\n",
+                "t.toml:1:16: invalid basic string, expected `\"`",
+            ),
+            (
+                "duration = \"60s\"\nduration = \"20s\"\n",
+                "t.toml:2:1: duplicate key `duration`",
+            ),
+            (
+                "durration = \"60s\"\n",
+                "t.toml:1:1: unknown key `durration`\n  (hint: expected one of `name`, `description`, `duration`, `seed`, `expect`, `sim`, `workload`, `services`, `faults`, `invariants`, `explore`, `docker`)",
+            ),
+            (
+                &format!("{BASE}[services.fraud]\nreplica = 2\n"),
+                "t.toml:12:1: unknown key `replica`\n  (hint: expected one of `replicas`, `balancer`, `endpoints`, `concurrency_limit`, `breaker`, `propagate_deadline`, `docker`)",
+            ),
+            (
+                "seed = 1\n",
+                "t.toml:1:1: missing required key `duration`\n  (hint: the length of the load phase, like `duration = \"60s\"`)",
+            ),
+            (
+                "duration = \"60s\"\n[services.a]\n",
+                "t.toml:1:1: missing required table `[workload]`\n  (hint: it names the load: `target`, `path`, `rate` and `deadline`)",
+            ),
+            (
+                "duration = \"60s\"\n[workload]\ntarget = \"a\"\npath = \"/\"\nrate = 1\ndeadline = \"1s\"\n",
+                "t.toml:1:1: missing required table `[services]`\n  (hint: declare at least one service, like `[services.gateway]`)",
+            ),
+            (
+                "duration = \"60s\"\n[workload]\ntarget = \"a\"\npath = \"/\"\nrate = 1\n",
+                "t.toml:2:1: missing required key `deadline`",
+            ),
+            (
+                &format!("{BASE}[services.fraud]\nreplicas = \"two\"\n"),
+                "t.toml:12:12: invalid type: string \"two\", expected an integer",
+            ),
+            (
+                &format!("{BASE}[sim]\nlatency = 5\n"),
+                "t.toml:12:11: invalid type: integer `5`, expected a table",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn durations_are_checked_where_they_are_written() {
+        check(&[
+            (
+                &BASE.replacen("duration = \"60s\"", "duration = \"60\"", 1),
+                "t.toml:1:12: expected a duration with a unit, like \"150ms\" or \"2s\"\n  (hint: `60` has no unit; write \"60ms\" or \"60s\")",
+            ),
+            (
+                &BASE.replacen("duration = \"60s\"", "duration = 60", 1),
+                "t.toml:1:12: expected a duration with a unit, like \"150ms\" or \"2s\"\n  (hint: `60` has no unit; write \"60ms\" or \"60s\")",
+            ),
+            (
+                &BASE.replacen("duration = \"60s\"", "duration = \"60sec\"", 1),
+                "t.toml:1:12: unknown unit `sec` in duration `60sec`\n  (hint: units are `ns`, `us`, `ms`, `s`, `m`, `h`)",
+            ),
+            (
+                &BASE.replacen("duration = \"60s\"", "duration = \"-1s\"", 1),
+                "t.toml:1:12: duration `-1s` is negative\n  (hint: durations count forward from zero)",
+            ),
+            (
+                &BASE.replacen("duration = \"60s\"", "duration = true", 1),
+                "t.toml:1:12: invalid type: boolean `true`, expected a duration with a unit, like \"150ms\" or \"2s\"",
+            ),
+            (
+                &BASE.replace("work = \"1ms\"", "work = \"1 fortnight\""),
+                "t.toml:10:8: unknown unit `fortnight` in duration `1 fortnight`\n  (hint: units are `ns`, `us`, `ms`, `s`, `m`, `h`)",
+            ),
+            (
+                &BASE.replacen("duration = \"60s\"", "duration = \"0s\"", 1),
+                "t.toml:1:12: `duration` must be greater than 0",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn workload_is_checked() {
+        let workload = "workload = { target = \"gateway\", path = \"/authorise\", rate = 100, deadline = \"200ms\" }";
+        let with =
+            |replacement: &str| BASE.replace(workload, &format!("workload = {{ {replacement} }}"));
+        check(&[
+            (
+                &with("target = \"gatewy\", path = \"/authorise\", rate = 100, deadline = \"200ms\""),
+                "t.toml:2:23: unknown service `gatewy` in `target`\n  (hint: known services: `gateway`, `ledger`)",
+            ),
+            (
+                &with("target = \"gateway\", path = \"/auth\", rate = 100, deadline = \"200ms\""),
+                "t.toml:2:41: unknown endpoint `/auth` on `gateway`\n  (hint: endpoints of `gateway`: `/authorise`)",
+            ),
+            (
+                &with("target = \"gateway\", path = \"/authorise\", rate = 0, deadline = \"200ms\""),
+                "t.toml:2:62: `rate` must be greater than 0 and at most 100000 requests per second, found 0",
+            ),
+            (
+                &with("target = \"gateway\", path = \"/authorise\", rate = 1e6, deadline = \"200ms\""),
+                "t.toml:2:62: `rate` must be greater than 0 and at most 100000 requests per second, found 1000000",
+            ),
+            (
+                &with("target = \"gateway\", path = \"/authorise\", rate = 100, deadline = \"0s\""),
+                "t.toml:2:78: `deadline` must be greater than 0",
+            ),
+            (
+                &with("target = \"gateway\", path = \"/authorise\", rate = 100, deadline = \"1s\", warmup = \"60s\""),
+                "t.toml:2:93: warm-up of 60s leaves nothing of the 60s run\n  (hint: `warmup` must be shorter than `duration`)",
+            ),
+            (
+                &with("target = \"gateway\", path = \"/authorise\", rate = 100, deadline = \"1s\", arrival = \"bursty\""),
+                "t.toml:2:94: unknown arrival `bursty`\n  (hint: expected `constant` or `poisson`)",
+            ),
+        ]);
+    }
+}

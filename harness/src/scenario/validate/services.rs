@@ -1,0 +1,432 @@
+//! `[services]`: names, replicas, endpoints and their work, the calls between them,
+//! and the call graph, which must have no cycle.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde_spanned::Spanned;
+
+use super::{
+    choice, duration, duration_at, fraction, int_in, known_endpoint, known_service,
+    optional_duration, MAX_REPLICAS, MAX_RETRIES,
+};
+use crate::scenario::duration::format_duration;
+use crate::scenario::error::Diag;
+use crate::scenario::model::{Balancer, Call, Endpoint, Service, Work};
+use crate::scenario::raw::{RawCall, RawService, RawWork};
+
+const BALANCERS: &[(&str, Balancer)] = &[
+    ("round-robin", Balancer::RoundRobin),
+    ("random", Balancer::Random),
+    ("p2c-ewma", Balancer::P2cEwma),
+    ("epsilon-greedy", Balancer::EpsilonGreedy),
+];
+
+pub(super) fn services(
+    raw: IndexMap<Spanned<String>, RawService>,
+) -> Result<IndexMap<String, Service>, Diag> {
+    // Pass 1: every service and endpoint, so calls and targets can refer to any of them.
+    let mut services = IndexMap::new();
+    let mut all_calls = Vec::new();
+    let mut name_spans = Vec::new();
+    for (name, raw_service) in raw {
+        let (service, calls) = service(&name, raw_service)?;
+        name_spans.push(name.span());
+        services.insert(name.into_inner(), service);
+        all_calls.push(calls);
+    }
+    check_instance_names(&services, &name_spans)?;
+    // Pass 2: the calls, now that every name is known.
+    let mut spans = Vec::new();
+    for (service_index, endpoint_calls) in all_calls.into_iter().enumerate() {
+        let mut service_spans = Vec::new();
+        for (endpoint_index, raw_calls) in endpoint_calls.into_iter().enumerate() {
+            let from = services[service_index].name.clone();
+            let mut calls = Vec::new();
+            let mut call_spans = Vec::new();
+            for raw_call in raw_calls {
+                call_spans.push(raw_call.to.span());
+                calls.push(call(raw_call, &from, &services)?);
+            }
+            services[service_index].endpoints[endpoint_index].calls = calls;
+            service_spans.push(call_spans);
+        }
+        spans.push(service_spans);
+    }
+    check_cycles(&services, &spans)?;
+    Ok(services)
+}
+
+/// Service name checks that need the whole list: `ledger-2` would shadow an instance.
+fn check_instance_names(
+    services: &IndexMap<String, Service>,
+    spans: &[Range<usize>],
+) -> Result<(), Diag> {
+    for ((name, _), span) in services.iter().zip(spans) {
+        let Some((base, index)) = name.rsplit_once('-') else {
+            continue;
+        };
+        let (Some(other), Ok(index)) = (services.get(base), index.parse::<u32>()) else {
+            continue;
+        };
+        if index >= 1 && index <= other.replicas {
+            return Err(Diag::new(
+                span.clone(),
+                format!("service `{name}` has the name of instance {index} of `{base}`"),
+            )
+            .hint(format!(
+                "rename it: `{base}-1` to `{base}-{}` name the instances of `{base}`",
+                other.replicas
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn service(name: &Spanned<String>, raw: RawService) -> Result<(Service, Vec<Vec<RawCall>>), Diag> {
+    let valid_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if name.get_ref().is_empty() || !name.get_ref().chars().all(valid_name) {
+        return Err(Diag::new(
+            name.span(),
+            format!("service name `{}` is not allowed", name.get_ref()),
+        )
+        .hint("use letters, digits, `-`, `_` and `.`"));
+    }
+    if let Some(breaker) = &raw.breaker {
+        return Err(Diag::new(breaker.span(), "`breaker` is not yet supported")
+            .hint("circuit breakers arrive with the resilience patterns"));
+    }
+    if let Some(propagate) = &raw.propagate_deadline {
+        return Err(Diag::new(
+            propagate.span(),
+            "`propagate_deadline` is not yet supported",
+        )
+        .hint("deadline propagation arrives with the resilience patterns"));
+    }
+    let replicas = match &raw.replicas {
+        Some(replicas) => int_in(replicas, "replicas", 1, MAX_REPLICAS)?,
+        None => 1,
+    };
+    let balancer = raw
+        .balancer
+        .as_ref()
+        .map_or(Ok(Balancer::RoundRobin), |b| {
+            choice(b, "balancer", BALANCERS)
+        })?;
+    let concurrency_limit = raw
+        .concurrency_limit
+        .as_ref()
+        .map(|limit| int_in(limit, "concurrency_limit", 1, u32::MAX))
+        .transpose()?;
+    let mut endpoints = IndexMap::new();
+    let mut calls = Vec::new();
+    for (path, raw_endpoint) in raw.endpoints {
+        if !path.get_ref().starts_with('/') {
+            return Err(Diag::new(
+                path.span(),
+                format!("endpoint path `{}` must start with `/`", path.get_ref()),
+            ));
+        }
+        let work = match &raw_endpoint.work {
+            Some(work) => self::work(work)?,
+            None => Work::default(),
+        };
+        let error_rate = match &raw_endpoint.error_rate {
+            Some(rate) => fraction(rate, "error_rate", true)?,
+            None => 0.0,
+        };
+        endpoints.insert(
+            path.into_inner(),
+            Endpoint {
+                work,
+                error_rate,
+                calls: Vec::new(),
+            },
+        );
+        calls.push(raw_endpoint.calls);
+    }
+    let service = Service {
+        name: name.get_ref().clone(),
+        replicas,
+        balancer,
+        endpoints,
+        concurrency_limit,
+    };
+    Ok((service, calls))
+}
+
+fn work(raw: &Spanned<RawWork>) -> Result<Work, Diag> {
+    match raw.get_ref() {
+        RawWork::Fixed(text) => Ok(Work::Fixed(duration_at(text, raw.span())?)),
+        RawWork::Table(table) => match (&table.mean, &table.p50, &table.p99) {
+            (Some(mean), None, None) => Ok(Work::Mean(duration(mean)?)),
+            (None, Some(p50_text), Some(p99_text)) => {
+                let (p50, p99) = (duration(p50_text)?, duration(p99_text)?);
+                if p99 < p50 {
+                    let (p99, p50) = (format_duration(p99), format_duration(p50));
+                    let message = format!("`p99` {p99} is less than `p50` {p50}");
+                    return Err(Diag::new(p99_text.span(), message));
+                }
+                Ok(Work::Percentiles { p50, p99 })
+            }
+            _ => {
+                let hint = "like `work = { mean = \"2ms\" }` or \
+                            `work = { p50 = \"2ms\", p99 = \"20ms\" }`";
+                Err(
+                    Diag::new(raw.span(), "`work` takes `mean`, or both `p50` and `p99`")
+                        .hint(hint),
+                )
+            }
+        },
+    }
+}
+
+fn call(raw: RawCall, from: &str, services: &IndexMap<String, Service>) -> Result<Call, Diag> {
+    let to = known_service(&raw.to, "to", services)?;
+    if to.name == from {
+        return Err(
+            Diag::new(raw.to.span(), format!("service `{from}` calls itself"))
+                .hint("a call goes to another service; do the work in the endpoint's `work`"),
+        );
+    }
+    known_endpoint(&raw.path, to)?;
+    let timeout = optional_duration(&raw.timeout)?;
+    if let (Some(timeout), Some(text)) = (timeout, &raw.timeout) {
+        if timeout.is_zero() {
+            return Err(Diag::new(text.span(), "`timeout` must be greater than 0")
+                .hint("leave it out for no timeout"));
+        }
+    }
+    let hedge = optional_duration(&raw.hedge)?;
+    if let (Some(hedge), Some(text)) = (hedge, &raw.hedge) {
+        if hedge.is_zero() {
+            return Err(Diag::new(text.span(), "`hedge` must be greater than 0")
+                .hint("leave it out to send no hedged request"));
+        }
+    }
+    let retry_budget = raw
+        .retry_budget
+        .as_ref()
+        .map(|b| fraction(b, "retry_budget", true))
+        .transpose()?;
+    Ok(Call {
+        to: to.name.clone(),
+        path: raw.path.into_inner(),
+        timeout,
+        retries: raw
+            .retries
+            .as_ref()
+            .map_or(Ok(0), |r| int_in(r, "retries", 0, MAX_RETRIES))?,
+        backoff: optional_duration(&raw.backoff)?.unwrap_or(Duration::ZERO),
+        required: raw.required.unwrap_or(true),
+        group: raw
+            .group
+            .as_ref()
+            .map_or(Ok(0), |g| int_in(g, "group", 0, u32::MAX))?,
+        hedge,
+        retry_budget,
+    })
+}
+
+/// Refuses a call graph with a cycle, at the call that closes it.
+///
+/// Depth-first from every endpoint in file order, so the reported cycle is the same on
+/// every run.
+fn check_cycles(
+    services: &IndexMap<String, Service>,
+    spans: &[Vec<Vec<Range<usize>>>],
+) -> Result<(), Diag> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        OnPath,
+        Done,
+    }
+    type Node = (usize, usize);
+    struct Walk<'a> {
+        services: &'a IndexMap<String, Service>,
+        spans: &'a [Vec<Vec<Range<usize>>>],
+        marks: Vec<Vec<Mark>>,
+        path: Vec<Node>,
+    }
+    impl Walk<'_> {
+        fn name(&self, (s, e): Node) -> String {
+            let (service, endpoints) = self
+                .services
+                .get_index(s)
+                .map(|(n, v)| (n, &v.endpoints))
+                .unwrap();
+            format!("`{service} {}`", endpoints.get_index(e).unwrap().0)
+        }
+        fn visit(&mut self, node: Node) -> Result<(), Diag> {
+            self.marks[node.0][node.1] = Mark::OnPath;
+            self.path.push(node);
+            let calls = &self.services[node.0].endpoints[node.1].calls;
+            for (index, call) in calls.iter().enumerate() {
+                // Calls were resolved against these maps, so the lookups cannot fail.
+                let s = self.services.get_index_of(&call.to).unwrap();
+                let e = self.services[s].endpoints.get_index_of(&call.path).unwrap();
+                match self.marks[s][e] {
+                    Mark::Done => {}
+                    Mark::New => self.visit((s, e))?,
+                    Mark::OnPath => {
+                        let start = self.path.iter().position(|&n| n == (s, e)).unwrap();
+                        let mut names: Vec<String> =
+                            self.path[start..].iter().map(|&n| self.name(n)).collect();
+                        names.push(self.name((s, e)));
+                        let span = self.spans[node.0][node.1][index].clone();
+                        return Err(
+                            Diag::new(span, format!("call cycle: {}", names.join(" -> "))).hint(
+                                "a request would go round forever; remove one of these calls",
+                            ),
+                        );
+                    }
+                }
+            }
+            self.path.pop();
+            self.marks[node.0][node.1] = Mark::Done;
+            Ok(())
+        }
+    }
+    let marks = services
+        .values()
+        .map(|s| vec![Mark::New; s.endpoints.len()])
+        .collect();
+    let mut walk = Walk {
+        services,
+        spans,
+        marks,
+        path: Vec::new(),
+    };
+    for s in 0..services.len() {
+        for e in 0..services[s].endpoints.len() {
+            if walk.marks[s][e] == Mark::New {
+                walk.visit((s, e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{check, BASE};
+
+    #[test]
+    fn services_and_endpoints_are_checked() {
+        check(&[
+            (
+                &BASE.replace("replicas = 3", "replicas = 0"),
+                "t.toml:8:12: `replicas` must be between 1 and 64, found 0",
+            ),
+            (
+                &BASE.replace("replicas = 3", "replicas = 65"),
+                "t.toml:8:12: `replicas` must be between 1 and 64, found 65",
+            ),
+            (
+                &BASE.replace("replicas = 3", "balancer = \"least-loaded\""),
+                "t.toml:8:12: unknown balancer `least-loaded`\n  (hint: expected one of `round-robin`, `random`, `p2c-ewma`, `epsilon-greedy`)",
+            ),
+            (
+                &BASE.replace("replicas = 3", "breaker = { failures = 5, cooldown = \"2s\" }"),
+                "t.toml:8:11: `breaker` is not yet supported\n  (hint: circuit breakers arrive with the resilience patterns)",
+            ),
+            (
+                &BASE.replace("replicas = 3", "propagate_deadline = true"),
+                "t.toml:8:22: `propagate_deadline` is not yet supported\n  (hint: deadline propagation arrives with the resilience patterns)",
+            ),
+            (
+                &BASE.replace("replicas = 3", "concurrency_limit = 0"),
+                "t.toml:8:21: `concurrency_limit` must be at least 1, found 0",
+            ),
+            (
+                &format!("{BASE}error_rate = 1.5\n"),
+                "t.toml:11:14: `error_rate` must be between 0 and 1, found 1.5",
+            ),
+            (
+                &BASE.replace("work = \"1ms\"", "work = { p50 = \"20ms\", p99 = \"5ms\" }"),
+                "t.toml:10:30: `p99` 5ms is less than `p50` 20ms",
+            ),
+            (
+                &BASE.replace("work = \"1ms\"", "work = { p99 = \"5ms\" }"),
+                "t.toml:10:8: `work` takes `mean`, or both `p50` and `p99`\n  (hint: like `work = { mean = \"2ms\" }` or `work = { p50 = \"2ms\", p99 = \"20ms\" }`)",
+            ),
+            (
+                &BASE.replace("work = \"1ms\"", "work = { mean = \"2ms\", p95 = \"5ms\" }"),
+                "t.toml:10:24: unknown key `p95`\n  (hint: expected one of `mean`, `p50`, `p99`)",
+            ),
+            (
+                &BASE.replace("\"/reserve\"]", "\"reserve\"]"),
+                "t.toml:9:28: endpoint path `reserve` must start with `/`",
+            ),
+            (
+                &format!("{BASE}[services.\"ledger:2\"]\n"),
+                "t.toml:11:11: service name `ledger:2` is not allowed\n  (hint: use letters, digits, `-`, `_` and `.`)",
+            ),
+            (
+                &format!("{BASE}[services.ledger-2]\n"),
+                "t.toml:11:11: service `ledger-2` has the name of instance 2 of `ledger`\n  (hint: rename it: `ledger-1` to `ledger-3` name the instances of `ledger`)",
+            ),
+            (
+                "[sim]\nlatency = { min = \"5ms\", max = \"1ms\" }\n",
+                "t.toml:1:1: missing required key `duration`\n  (hint: the length of the load phase, like `duration = \"60s\"`)",
+            ),
+            (
+                &format!("{BASE}[sim]\nlatency = {{ min = \"5ms\", max = \"1ms\" }}\n"),
+                "t.toml:12:32: latency `max` 1ms is less than `min` 5ms",
+            ),
+            (
+                &format!("{BASE}[sim]\ntick = \"0ms\"\n"),
+                "t.toml:12:8: `tick` must be greater than 0",
+            ),
+            (
+                &BASE.replacen("duration = \"60s\"", "duration = \"60s\"\nexpect = \"flaky\"", 1),
+                "t.toml:2:10: unknown `expect` value `flaky`\n  (hint: expected `pass` or `fail`)",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn calls_are_checked() {
+        let call = "calls = [{ to = \"ledger\", path = \"/reserve\", timeout = \"50ms\" }]";
+        check(&[
+            (
+                &BASE.replace(call, "calls = [{ to = \"ledgr\", path = \"/reserve\" }]"),
+                "t.toml:6:17: unknown service `ledgr` in `to`\n  (hint: known services: `gateway`, `ledger`)",
+            ),
+            (
+                &BASE.replace(call, "calls = [{ to = \"ledger\", path = \"/reserv\" }]"),
+                "t.toml:6:34: unknown endpoint `/reserv` on `ledger`\n  (hint: endpoints of `ledger`: `/reserve`)",
+            ),
+            (
+                &BASE.replace(call, "calls = [{ to = \"gateway\", path = \"/authorise\" }]"),
+                "t.toml:6:17: service `gateway` calls itself\n  (hint: a call goes to another service; do the work in the endpoint's `work`)",
+            ),
+            (
+                &BASE.replace(call, "calls = [{ to = \"ledger\", path = \"/reserve\", retries = 11 }]"),
+                "t.toml:6:56: `retries` must be between 0 and 10, found 11",
+            ),
+            (
+                &BASE.replace(call, "calls = [{ to = \"ledger\", path = \"/reserve\", timeout = \"0ms\" }]"),
+                "t.toml:6:56: `timeout` must be greater than 0\n  (hint: leave it out for no timeout)",
+            ),
+            (
+                &BASE.replace(call, "calls = [{ to = \"ledger\", path = \"/reserve\", retry_budget = 1.2 }]"),
+                "t.toml:6:61: `retry_budget` must be between 0 and 1, found 1.2",
+            ),
+            (
+                &BASE.replace(call, "calls = [{ to = \"ledger\", path = \"/reserve\", timout = \"50ms\" }]"),
+                "t.toml:6:46: unknown key `timout`\n  (hint: expected one of `to`, `path`, `timeout`, `retries`, `backoff`, `required`, `group`, `hedge`, `retry_budget`)",
+            ),
+            (
+                &BASE.replace(call, "calls = [{ path = \"/reserve\" }]"),
+                "t.toml:6:10: missing required key `to`",
+            ),
+            (
+                &format!("{BASE}calls = [{{ to = \"gateway\", path = \"/authorise\" }}]\n"),
+                "t.toml:11:17: call cycle: `gateway /authorise` -> `ledger /reserve` -> `gateway /authorise`\n  (hint: a request would go round forever; remove one of these calls)",
+            ),
+        ]);
+    }
+}
