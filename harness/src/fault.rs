@@ -217,7 +217,13 @@ pub fn plan(scenario: &Scenario, seed: u64, duration: Duration) -> Vec<PlannedFa
                 )
             }
         };
-        let end = fault.until.filter(|u| *u < duration);
+        // A restart is over as soon as it is done; anything else heals at
+        // `at + for`, or lasts to the end.
+        let end = if kind == "restart" {
+            Some(fault.at)
+        } else {
+            fault.until.filter(|u| *u < duration)
+        };
         planned.push(PlannedFault {
             index,
             kind,

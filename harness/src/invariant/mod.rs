@@ -46,7 +46,7 @@ pub struct Verdict {
 
 /// Judges every invariant of `scenario` on `record`, in file order.
 pub fn evaluate(scenario: &Scenario, record: &RunRecord) -> Vec<Verdict> {
-    let phases = Phases::of(record, scenario.workload.warmup);
+    let phases = Phases::of(record, scenario.workload.warmup, scenario.workload.deadline);
     scenario
         .invariants
         .iter()

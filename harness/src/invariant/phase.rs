@@ -1,6 +1,8 @@
 //! The phases of a run that invariants are judged over: baseline (end of
-//! warm-up to the first fault), faults (the union of fault windows), recovery
-//! (last heal to the end), or an explicit range. Warm-up is always excluded.
+//! warm-up to one deadline before the first fault, so that no baseline request
+//! can have met a fault while in flight), faults (the union of fault windows),
+//! recovery (last heal to the end), or an explicit range. Requests belong to a
+//! phase by their scheduled time. Warm-up is always excluded.
 
 use std::time::Duration;
 
@@ -11,6 +13,8 @@ use crate::scenario::Window;
 #[derive(Debug, Clone)]
 pub struct Phases {
     pub warmup: Duration,
+    /// The caller's deadline: how long a request can be in flight.
+    pub deadline: Duration,
     pub end: Duration,
     /// Fault windows, merged where they overlap, clipped to the run.
     pub faults: Vec<(Duration, Duration)>,
@@ -19,7 +23,7 @@ pub struct Phases {
 }
 
 impl Phases {
-    pub fn of(record: &RunRecord, warmup: Duration) -> Self {
+    pub fn of(record: &RunRecord, warmup: Duration, deadline: Duration) -> Self {
         let end = record.duration;
         let mut spans: Vec<(Duration, Duration)> = record
             .faults
@@ -41,6 +45,7 @@ impl Phases {
         };
         Phases {
             warmup,
+            deadline,
             end,
             faults,
             last_heal,
@@ -52,8 +57,11 @@ impl Phases {
         let raw = match window {
             Window::All => vec![(Duration::ZERO, self.end)],
             Window::Baseline => {
-                let first = self.faults.first().map(|f| f.0).unwrap_or(self.end);
-                vec![(Duration::ZERO, first)]
+                let end = match self.faults.first() {
+                    Some(f) => f.0.saturating_sub(self.deadline),
+                    None => self.end,
+                };
+                vec![(Duration::ZERO, end)]
             }
             Window::Faults => self.faults.clone(),
             Window::Recovery => self

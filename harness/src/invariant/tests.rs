@@ -1,1 +1,255 @@
-//! Unit tests of the invariant checkers on hand-made records.
+//! Unit tests of the invariant checkers on hand-made records: each checker's
+//! figure, its verdict at the boundary, and the window it blames.
+
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use super::*;
+use crate::record::{AppliedFault, Outcome, RequestRecord, RunRecord};
+
+const MS: Duration = Duration::from_millis(1);
+const S: Duration = Duration::from_secs(1);
+
+/// 100 requests a second for `secs` seconds; `latency(t_ms)` and
+/// `outcome(t_ms)` decide each request by its scheduled millisecond.
+fn record(
+    secs: u64,
+    latency: impl Fn(u64) -> u64,
+    outcome: impl Fn(u64) -> Outcome,
+    faults: &[(u64, Option<u64>)],
+) -> RunRecord {
+    let requests = (0..secs * 100)
+        .map(|i| {
+            let t = i * 10;
+            RequestRecord {
+                scheduled: Duration::from_millis(t),
+                latency: Duration::from_millis(latency(t)),
+                outcome: outcome(t),
+            }
+        })
+        .collect();
+    let faults = faults
+        .iter()
+        .enumerate()
+        .map(|(index, (start, end))| AppliedFault {
+            index,
+            kind: "kill",
+            detail: String::new(),
+            targets: vec![],
+            start: Duration::from_secs(*start),
+            end: end.map(Duration::from_secs),
+        })
+        .collect();
+    RunRecord {
+        backend: "sim",
+        seed: 1,
+        duration: Duration::from_secs(secs),
+        requests,
+        faults,
+        received: IndexMap::new(),
+    }
+}
+
+fn phases(r: &RunRecord) -> Phases {
+    Phases::of(r, S, 100 * MS)
+}
+
+#[test]
+fn latency_percentile_is_judged_in_its_window_and_blames_the_worst_second() {
+    // 10ms everywhere, 80ms for the whole of second 5, inside a 4s..7s fault.
+    let r = record(
+        10,
+        |t| if (5000..6000).contains(&t) { 80 } else { 10 },
+        |_| Outcome::Ok,
+        &[(4, Some(7))],
+    );
+    let p = phases(&r);
+    let all = latency(&r, &p, 99.0, 50 * MS, &Window::All);
+    assert!(!all.held);
+    assert_eq!(all.observed, Some(80.0));
+    assert_eq!(all.worst_window.as_deref(), Some("5s..6s"));
+    assert!(
+        all.message
+            .contains("p99 80ms > 50ms during all (worst window 5s..6s: 80ms)"),
+        "{}",
+        all.message
+    );
+    // The baseline (1s..3.9s: warm-up excluded, one deadline before the fault) is fast.
+    let base = latency(&r, &p, 99.0, 50 * MS, &Window::Baseline);
+    assert!(base.held, "{base:?}");
+    assert_eq!(base.observed, Some(10.0));
+    // p50 during faults is 10ms: only a third of the fault window is slow.
+    let p50 = latency(&r, &p, 50.0, 10 * MS, &Window::Faults);
+    assert!(p50.held, "{p50:?}");
+    // An explicit range.
+    let range = latency(&r, &p, 99.0, 50 * MS, &Window::Range(7 * S, 10 * S));
+    assert!(range.held);
+    assert_eq!(range.during, "7s..10s");
+}
+
+#[test]
+fn answered_counts_timeouts_after_warmup_against_the_ratio() {
+    // One timeout every 100 requests; the warm-up second is all timeouts.
+    let r = record(
+        10,
+        |_| 5,
+        |t| {
+            if t < 1000 || t % 1000 == 0 {
+                Outcome::Timeout
+            } else {
+                Outcome::Ok
+            }
+        },
+        &[],
+    );
+    let p = phases(&r);
+    let v = answered(&r, &p, 0.01);
+    assert!(v.held, "{v:?}");
+    assert_eq!(v.observed, Some(9.0 / 900.0));
+    let strict = answered(&r, &p, 0.0);
+    assert!(!strict.held);
+    assert!(
+        strict
+            .message
+            .starts_with("9 of 900 requests timed out (1% > max 0%)"),
+        "{}",
+        strict.message
+    );
+    assert_eq!(strict.worst_window.as_deref(), Some("1s..2s"));
+}
+
+#[test]
+fn success_counts_degraded_answers_as_the_scenario_says() {
+    let r = record(
+        5,
+        |_| 5,
+        |t| {
+            if t % 20 == 0 {
+                Outcome::Degraded(vec!["merchant".into()])
+            } else {
+                Outcome::Ok
+            }
+        },
+        &[],
+    );
+    let p = phases(&r);
+    let counted = success(&r, &p, 0.99, true, &Window::All);
+    assert!(counted.held);
+    assert_eq!(counted.observed, Some(1.0));
+    let strict = success(&r, &p, 0.99, false, &Window::All);
+    assert!(!strict.held);
+    assert_eq!(strict.observed, Some(0.5));
+    assert!(
+        strict.message.contains("200 degraded counted failed"),
+        "{}",
+        strict.message
+    );
+}
+
+#[test]
+fn errors_failures_and_timeouts_all_count_against_success() {
+    let r = record(
+        2,
+        |_| 5,
+        |t| match t % 40 {
+            0 => Outcome::Error(503),
+            10 => Outcome::Failed,
+            20 => Outcome::Timeout,
+            _ => Outcome::Ok,
+        },
+        &[],
+    );
+    let v = success(&r, &phases(&r), 0.5, true, &Window::All);
+    assert_eq!(v.observed, Some(0.25));
+    assert!(!v.held);
+}
+
+#[test]
+fn recovery_measures_from_the_last_heal_to_the_first_good_second() {
+    // Baseline 10ms; the fault 3s..5s makes everything 150ms until 6.5s.
+    let slow_until = |end: u64| move |t: u64| if (3000..end).contains(&t) { 150 } else { 10 };
+    let r = record(10, slow_until(6500), |_| Outcome::Ok, &[(3, Some(5))]);
+    let p = phases(&r);
+    let v = recovery(&r, &p, 2 * S);
+    assert!(v.held, "{v:?}");
+    assert_eq!(
+        v.observed,
+        Some(2.0),
+        "windows 5..6 and 6..7 are slow, 7s on is fine"
+    );
+    let late = recovery(&r, &p, S);
+    assert!(!late.held);
+    assert_eq!(late.worst_window.as_deref(), Some("6s..7s"));
+    // Never recovered.
+    let r = record(10, slow_until(10_000), |_| Outcome::Ok, &[(3, Some(5))]);
+    let v = recovery(&r, &phases(&r), 2 * S);
+    assert!(!v.held);
+    assert!(
+        v.message.starts_with("not recovered by the end of the run"),
+        "{}",
+        v.message
+    );
+}
+
+#[test]
+fn recovery_cannot_be_judged_without_a_heal() {
+    let r = record(5, |_| 5, |_| Outcome::Ok, &[]);
+    let v = recovery(&r, &phases(&r), S);
+    assert!(!v.held);
+    assert!(v.message.contains("no fault in the run"), "{}", v.message);
+    let r = record(5, |_| 5, |_| Outcome::Ok, &[(2, None)]);
+    let v = recovery(&r, &phases(&r), S);
+    assert!(!v.held);
+    assert!(v.message.contains("lasts to the end"), "{}", v.message);
+}
+
+#[test]
+fn a_window_without_requests_fails_instead_of_passing_silently() {
+    let r = record(5, |_| 5, |_| Outcome::Ok, &[]);
+    let v = latency(&r, &phases(&r), 99.0, S, &Window::Faults);
+    assert!(!v.held);
+    assert_eq!(v.observed, None);
+    assert!(v.message.contains("nothing to judge"), "{}", v.message);
+}
+
+#[test]
+fn amplification_divides_calls_by_offered_requests() {
+    let mut r = record(2, |_| 5, |_| Outcome::Ok, &[]);
+    let mut db = IndexMap::new();
+    db.insert("db-1".to_owned(), 250);
+    db.insert("db-2".to_owned(), 150);
+    r.received.insert("db".to_owned(), db);
+    let v = amplification(&r, "db", 1.5);
+    assert_eq!(v.observed, Some(2.0));
+    assert!(!v.held);
+    assert!(amplification(&r, "db", 2.0).held);
+    assert_eq!(amplification(&r, "nobody", 0.0).observed, Some(0.0));
+}
+
+#[test]
+fn faults_phase_merges_overlapping_windows_and_baseline_stops_a_deadline_early() {
+    let r = record(
+        20,
+        |_| 5,
+        |_| Outcome::Ok,
+        &[(5, Some(8)), (7, Some(10)), (12, Some(13))],
+    );
+    let p = phases(&r);
+    assert_eq!(
+        p.spans(&Window::Faults),
+        vec![(5 * S, 10 * S), (12 * S, 13 * S)]
+    );
+    assert_eq!(p.spans(&Window::Baseline), vec![(S, 5 * S - 100 * MS)]);
+    assert_eq!(p.spans(&Window::Recovery), vec![(13 * S, 20 * S)]);
+    assert_eq!(p.last_heal, Some(13 * S));
+}
+
+#[test]
+fn figures_read_well() {
+    assert_eq!(thousands(29_940), "29,940");
+    assert_eq!(thousands(999), "999");
+    assert_eq!(thousands(1_000_000), "1,000,000");
+    assert_eq!(pct(0.9995), "99.95%");
+    assert_eq!(pct(0.0), "0%");
+}

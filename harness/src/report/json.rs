@@ -89,7 +89,7 @@ pub struct Second {
 impl Report {
     /// Builds the report of `record`, judged by `verdicts`.
     pub fn build(scenario: &Scenario, record: &RunRecord, verdicts: Vec<Verdict>) -> Self {
-        let phases = Phases::of(record, scenario.workload.warmup);
+        let phases = Phases::of(record, scenario.workload.warmup, scenario.workload.deadline);
         let mut phase_facts = IndexMap::new();
         for (name, window) in [
             ("baseline", Window::Baseline),

@@ -28,9 +28,8 @@ pub fn fmt_duration(d: Duration) -> String {
     } else if us >= 10_000_000 {
         format!("{:.1}s", d.as_secs_f64())
     } else if us >= 1_000_000 {
-        format!("{:.2}s", d.as_secs_f64())
-            .trim_end_matches('0')
-            .to_owned()
+        let s = format!("{:.2}", d.as_secs_f64());
+        format!("{}s", s.trim_end_matches('0').trim_end_matches('.'))
     } else if us.is_multiple_of(1000) {
         format!("{}ms", us / 1000)
     } else if us >= 1000 {
@@ -123,7 +122,7 @@ pub fn utc_stamp(t: std::time::SystemTime) -> (String, String) {
 mod stamp_tests {
     #[test]
     fn utc_stamp_matches_a_known_date() {
-        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_861_500);
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_860_900);
         assert_eq!(
             super::utc_stamp(t),
             (

@@ -1,0 +1,336 @@
+//! The `squall` binary as users meet it: exit codes, report files, and a
+//! clear error (file:line:col, what was expected, exit 2, no panic) for every
+//! kind of bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn squall(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_squall"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("squall starts")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// A minimal valid scenario; `extra` is appended, `replace` swaps a line.
+const BASE: &str = r#"name = "t"
+duration = "4s"
+
+[workload]
+target = "front"
+path = "/"
+rate = 50
+deadline = "100ms"
+
+[services.front.endpoints."/"]
+work = "1ms"
+calls = [ { to = "back", path = "/x", timeout = "50ms" } ]
+
+[services.back]
+replicas = 2
+[services.back.endpoints."/x"]
+work = "1ms"
+
+[[invariants]]
+kind = "answered"
+"#;
+
+fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+/// Runs `squall run` on `body` and expects exit 2 with `expected` in stderr.
+fn bad_file(body: &str, expected: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "bad.toml", body);
+    let out = squall(&[
+        "run",
+        path.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(
+        stderr.contains(expected),
+        "expected `{expected}` in:\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // Nothing ran, so nothing was written.
+    assert!(!dir.path().join("t").exists());
+}
+
+#[test]
+fn bad_scenario_files_name_file_line_column_and_exit_2() {
+    let cases: &[(&str, &str)] = &[
+        // unknown key
+        (
+            &BASE.replace("replicas = 2", "replica = 2"),
+            "bad.toml:15:1: unknown key `replica`",
+        ),
+        // unknown service in `to`
+        (
+            &BASE.replace(r#"to = "back""#, r#"to = "bakc""#),
+            "bad.toml:12:18: unknown service `bakc` in `to`",
+        ),
+        // a duration without a unit
+        (
+            &BASE.replace(r#"duration = "4s""#, r#"duration = "4""#),
+            "bad.toml:2:12: expected a duration with a unit",
+        ),
+        // a fault outside the run
+        (
+            &format!("{BASE}\n[[faults]]\nkind = \"kill\"\ntarget = \"back-1\"\nat = \"3s\"\nfor = \"5s\"\n"),
+            "fault at 3s for 5s ends after the 4s run",
+        ),
+        // an unknown fault kind, with the hint listing the kinds
+        (
+            &format!("{BASE}\n[[faults]]\nkind = \"latncy\"\ntarget = \"back\"\nat = \"1s\"\n"),
+            "unknown fault kind `latncy`",
+        ),
+        // an instance that does not exist
+        (
+            &format!("{BASE}\n[[faults]]\nkind = \"kill\"\ntarget = \"back-3\"\nat = \"1s\"\n"),
+            "instance `back-3` does not exist: `back` has 2 replicas",
+        ),
+        // a call cycle
+        (
+            &BASE.replace(
+                "[services.back.endpoints.\"/x\"]\nwork = \"1ms\"",
+                "[services.back.endpoints.\"/x\"]\nwork = \"1ms\"\ncalls = [ { to = \"front\", path = \"/\", timeout = \"10ms\" } ]",
+            ),
+            "call cycle",
+        ),
+        // TOML syntax
+        (&BASE.replace("rate = 50", "rate = = 50"), "bad.toml:7:8:"),
+        // an unknown endpoint
+        (&BASE.replace(r#"path = "/x""#, r#"path = "/y""#), "unknown endpoint `/y` on `back`"),
+        // a missing required table
+        (&BASE.replace("[workload]", "[workloadx]"), "unknown key `workloadx`"),
+        // an out-of-range ratio
+        (&format!("{BASE}max_ratio = 1.5\n"), "`max_ratio` must be between 0 and 1"),
+        // warm-up as long as the run
+        (&BASE.replace("rate = 50", "rate = 50\nwarmup = \"4s\""), "warm-up of 4s leaves nothing"),
+    ];
+    for (body, expected) in cases {
+        bad_file(body, expected);
+    }
+}
+
+#[test]
+fn a_missing_file_is_bad_input() {
+    let out = squall(&["run", "scenarios/no-such-file.toml"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("scenarios/no-such-file.toml"), "{stderr}");
+    assert!(stderr.contains("cannot read"), "{stderr}");
+}
+
+#[test]
+fn loss_in_the_simulator_is_refused_with_the_reason() {
+    let body = format!(
+        "{BASE}\n[[faults]]\nkind = \"loss\"\ntarget = \"back\"\nrate = 0.1\nat = \"1s\"\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "loss.toml", &body);
+    let out = squall(&[
+        "run",
+        path.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no TCP retransmission"), "{stderr}");
+}
+
+#[test]
+fn bad_arguments_exit_2_with_a_message() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["run", "scenarios/card-auth.toml", "--seed", "abc"],
+            "invalid value 'abc' for '--seed <N>'",
+        ),
+        (
+            &["run", "scenarios/card-auth.toml", "--duration", "10"],
+            "expected a duration with a unit",
+        ),
+        (
+            &["run", "scenarios/card-auth.toml", "--backend", "k8s"],
+            "invalid value 'k8s' for '--backend",
+        ),
+        (
+            &["run", "scenarios/card-auth.toml", "--backend", "docker"],
+            "docker backend is not available",
+        ),
+        (&["run"], "required arguments were not provided"),
+        (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
+    ];
+    for (args, expected) in cases {
+        let out = squall(args);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{args:?}: expected `{expected}` in\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn help_explains_the_commands_and_exit_codes() {
+    let out = squall(&["--help"]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout.contains("Run scenarios and check their invariants"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Exit codes: 0 every invariant held"),
+        "{stdout}"
+    );
+    let out = squall(&["run", "--help"]);
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.contains("--seed <N>") && stdout.contains("--duration <D>"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_passing_run_exits_0_and_writes_every_report_byte_identically_for_its_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().to_str().unwrap();
+    // A small topology with a restart at 5s: every invariant kind holds.
+    let body = BASE.replace("duration = \"4s\"", "duration = \"12s\"\nseed = 5")
+        + r#"max_ratio = 0.0
+
+[[invariants]]
+kind = "latency"
+percentile = 99.0
+max = "50ms"
+
+[[invariants]]
+kind = "success"
+min = 0.99
+
+[[invariants]]
+kind = "recovery"
+within = "2s"
+
+[[invariants]]
+kind = "amplification"
+service = "back"
+max = 1.1
+
+[[faults]]
+kind = "restart"
+target = "back-2"
+at = "5s"
+"#;
+    let scenario = write(dir.path(), "ok.toml", &body);
+    let args = ["run", scenario.to_str().unwrap(), "--out", out_dir];
+    let first = squall(&args);
+    let (stdout, stderr) = text(&first);
+    assert_eq!(first.status.code(), Some(0), "{stdout}\n{stderr}");
+    // The seed is printed first, then one line per invariant and a summary.
+    assert!(stdout.starts_with("        Seed  5\n"), "{stdout}");
+    assert_eq!(stdout.matches("HELD").count(), 5, "{stdout}");
+    assert!(stdout.contains("Summary  5 held, 0 failed"), "{stdout}");
+    let second = squall(&args);
+    assert_eq!(second.status.code(), Some(0));
+
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(dir.path().join("t"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    runs.sort();
+    assert_eq!(runs.len(), 2, "two runs, two directories: {runs:?}");
+    for file in [
+        "report.json",
+        "meta.json",
+        "summary.md",
+        "junit.xml",
+        "latency.hlog",
+    ] {
+        assert!(runs[0].join(file).is_file(), "{file} missing");
+    }
+    let read = |p: &Path| std::fs::read(p.join("report.json")).unwrap();
+    assert_eq!(
+        read(&runs[0]),
+        read(&runs[1]),
+        "report.json differs between runs of one seed"
+    );
+    let junit = std::fs::read_to_string(runs[0].join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase ").count(), 5, "{junit}");
+    let hlog = std::fs::read_to_string(runs[0].join("latency.hlog")).unwrap();
+    assert_eq!(
+        hlog.lines().filter(|l| !l.starts_with('#')).count(),
+        12,
+        "one histogram per second"
+    );
+}
+
+#[test]
+fn a_failing_run_exits_1_names_the_failed_invariants_and_the_rerun_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("all.xml");
+    let out = squall(&[
+        "run",
+        "scenarios/retry-storm.toml",
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    for line in [
+        "FAILED  answered",
+        "FAILED  latency p99",
+        "FAILED  amplification db",
+        "HELD  recovery",
+    ] {
+        assert!(stdout.contains(line), "`{line}` missing from\n{stdout}");
+    }
+    assert!(stdout.contains("worst window 1"), "{stdout}");
+    assert!(
+        stdout.contains("Rerun  squall run scenarios/retry-storm.toml --seed 3"),
+        "{stdout}"
+    );
+    let xml = std::fs::read_to_string(junit).unwrap();
+    assert_eq!(xml.matches("<failure").count(), 4, "{xml}");
+}
+
+#[test]
+fn reports_that_cannot_be_written_are_an_environment_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = write(dir.path(), "file", "not a directory");
+    let out = squall(&[
+        "run",
+        "scenarios/card-auth.toml",
+        "--duration",
+        "3s",
+        "--out",
+        blocker.to_str().unwrap(),
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("cannot write reports"), "{stderr}");
+}
