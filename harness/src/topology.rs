@@ -49,9 +49,14 @@ pub fn instance_configs(scenario: &Scenario, seed: u64) -> Result<Vec<InstanceCo
                 )))
             }
         };
-        if svc.concurrency_limit.is_some() {
+        let unsupported = [
+            ("concurrency_limit", svc.concurrency_limit.is_some()),
+            ("breaker", svc.breaker.is_some()),
+            ("propagate_deadline", svc.propagate_deadline),
+        ];
+        if let Some((key, _)) = unsupported.iter().find(|(_, set)| *set) {
             return Err(RunError::Unsupported(format!(
-                "service `{name}`: `concurrency_limit` is not yet supported"
+                "service `{name}`: `{key}` is not yet supported by the engine"
             )));
         }
         let mut endpoints = IndexMap::new();

@@ -61,7 +61,7 @@ use std::path::Path;
 pub use duration::{format_duration, parse_duration, DurationError};
 pub use error::ScenarioError;
 pub use model::{
-    Arrival, Balancer, Call, Endpoint, Expect, Fault, FaultKind, Invariant, InvariantKind,
+    Arrival, Balancer, Breaker, Call, Endpoint, Expect, Fault, FaultKind, Invariant, InvariantKind,
     LinkScope, Scenario, Service, SimConfig, Target, Window, Work, Workload,
 };
 pub use validate::{MAX_RATE, MAX_REPLICAS, MAX_RETRIES};
@@ -107,7 +107,7 @@ mod tests {
     }
 
     /// DESIGN.md's example, with the endpoints it calls but does not declare, and
-    /// without `breaker` and `propagate_deadline`, which are refused for now.
+    /// with `breaker` and `propagate_deadline` (parsed; the engine refuses them for now).
     const CARD_AUTH: &str = r#"
 name = "card-auth"
 description = "Authorise within the processor's 200 ms while a ledger dies and a fraud replica turns slow."

@@ -102,6 +102,20 @@ pub struct Service {
     pub endpoints: IndexMap<String, Endpoint>,
     /// Requests in flight per instance; more are refused.
     pub concurrency_limit: Option<u32>,
+    /// A circuit breaker per downstream instance, for this service's calls.
+    pub breaker: Option<Breaker>,
+    /// Pass the remaining deadline downstream and clamp timeouts to it.
+    pub propagate_deadline: bool,
+}
+
+/// `breaker = { failures, cooldown }`: open after `failures` consecutive
+/// failures of one downstream instance, probe it again after `cooldown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Breaker {
+    /// In `1..=1000`.
+    pub failures: u32,
+    /// Greater than 0.
+    pub cooldown: Duration,
 }
 
 /// Load-balancing policy of a service's clients.

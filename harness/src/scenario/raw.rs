@@ -60,6 +60,14 @@ pub(crate) struct RawWorkload {
 
 // Counts are read as i64 so that `replicas = 0` or `-1` gets our range message
 // rather than serde's "expected u32".
+/// `breaker = { failures = 5, cooldown = "2s" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBreaker {
+    pub failures: Spanned<i64>,
+    pub cooldown: Spanned<DurationText>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawService {
@@ -68,10 +76,8 @@ pub(crate) struct RawService {
     #[serde(default)]
     pub endpoints: IndexMap<Spanned<String>, RawEndpoint>,
     pub concurrency_limit: Option<Spanned<i64>>,
-    /// Refused for now; parsed so the refusal can point at it.
-    pub breaker: Option<Spanned<toml::Value>>,
-    /// Refused for now; parsed so the refusal can point at it.
-    pub propagate_deadline: Option<Spanned<toml::Value>>,
+    pub breaker: Option<Spanned<RawBreaker>>,
+    pub propagate_deadline: Option<Spanned<bool>>,
     /// `[services.X.docker]`: for the docker backend; not part of the model yet.
     #[allow(dead_code)]
     pub docker: Option<toml::Value>,

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::scenario::duration::format_duration;
 use crate::scenario::error::Diag;
-use crate::scenario::model::{Balancer, Call, Endpoint, Service, Work};
+use crate::scenario::model::{Balancer, Breaker, Call, Endpoint, Service, Work};
 use crate::scenario::raw::{RawCall, RawService, RawWork};
 
 const BALANCERS: &[(&str, Balancer)] = &[
@@ -93,17 +93,25 @@ fn service(name: &Spanned<String>, raw: RawService) -> Result<(Service, Vec<Vec<
         )
         .hint("use letters, digits, `-`, `_` and `.`"));
     }
-    if let Some(breaker) = &raw.breaker {
-        return Err(Diag::new(breaker.span(), "`breaker` is not yet supported")
-            .hint("circuit breakers arrive with the resilience patterns"));
-    }
-    if let Some(propagate) = &raw.propagate_deadline {
-        return Err(Diag::new(
-            propagate.span(),
-            "`propagate_deadline` is not yet supported",
-        )
-        .hint("deadline propagation arrives with the resilience patterns"));
-    }
+    let breaker = match &raw.breaker {
+        Some(b) => {
+            let b = b.get_ref();
+            let failures = int_in(&b.failures, "failures", 1, 1000)?;
+            let cooldown = duration(&b.cooldown)?;
+            if cooldown.is_zero() {
+                return Err(Diag::new(
+                    b.cooldown.span(),
+                    "`cooldown` must be greater than 0",
+                ));
+            }
+            Some(Breaker { failures, cooldown })
+        }
+        None => None,
+    };
+    let propagate_deadline = raw
+        .propagate_deadline
+        .as_ref()
+        .is_some_and(|p| *p.get_ref());
     let replicas = match &raw.replicas {
         Some(replicas) => int_in(replicas, "replicas", 1, MAX_REPLICAS)?,
         None => 1,
@@ -152,6 +160,8 @@ fn service(name: &Spanned<String>, raw: RawService) -> Result<(Service, Vec<Vec<
         balancer,
         endpoints,
         concurrency_limit,
+        breaker,
+        propagate_deadline,
     };
     Ok((service, calls))
 }
@@ -329,12 +339,12 @@ mod tests {
                 "t.toml:8:12: unknown balancer `least-loaded`\n  (hint: expected one of `round-robin`, `random`, `p2c-ewma`, `epsilon-greedy`)",
             ),
             (
-                &BASE.replace("replicas = 3", "breaker = { failures = 5, cooldown = \"2s\" }"),
-                "t.toml:8:11: `breaker` is not yet supported\n  (hint: circuit breakers arrive with the resilience patterns)",
+                &BASE.replace("replicas = 3", "breaker = { failures = 0, cooldown = \"2s\" }"),
+                "t.toml:8:24: `failures` must be between 1 and 1000, found 0",
             ),
             (
-                &BASE.replace("replicas = 3", "propagate_deadline = true"),
-                "t.toml:8:22: `propagate_deadline` is not yet supported\n  (hint: deadline propagation arrives with the resilience patterns)",
+                &BASE.replace("replicas = 3", "propagate_deadline = \"yes\""),
+                "t.toml:8:22: invalid type: string \"yes\", expected a boolean",
             ),
             (
                 &BASE.replace("replicas = 3", "concurrency_limit = 0"),
