@@ -44,7 +44,8 @@ pub fn backoff_worst(backoff: Duration, retries: u32) -> Duration {
 /// call hedges (the second copy starts at most `hedge` after the first and has
 /// a timeout of its own).
 pub fn attempt_worst(call: &Call) -> Option<Duration> {
-    call.timeout.map(|t| t + call.hedge.unwrap_or(Duration::ZERO))
+    call.timeout
+        .map(|t| t + call.hedge.unwrap_or(Duration::ZERO))
 }
 
 /// The longest a call takes: `attempts × (timeout + hedge) + backoff`, or
@@ -161,7 +162,10 @@ mod tests {
 
     #[test]
     fn a_call_is_attempts_times_timeout_plus_backoff_plus_hedge() {
-        assert_eq!(call_worst(&call("x", 40, 2, 5, 0)), Some(ms(3 * 40 + 5 + 10)));
+        assert_eq!(
+            call_worst(&call("x", 40, 2, 5, 0)),
+            Some(ms(3 * 40 + 5 + 10))
+        );
         let mut hedged = call("x", 30, 1, 5, 0);
         hedged.hedge = Some(ms(10));
         assert_eq!(call_worst(&hedged), Some(ms(2 * (30 + 10) + 5)));
@@ -213,7 +217,10 @@ mod tests {
         assert_eq!(endpoint_worst(&mid), Some(ms(121)));
         assert_eq!(call_worst(&front.calls[0]), Some(ms(330)));
         assert_eq!(endpoint_worst(&front), Some(ms(332)));
-        assert_eq!(dominant_call(&mid).map(|(c, w)| (c.to.as_str(), w)), Some(("low", ms(64))));
+        assert_eq!(
+            dominant_call(&mid).map(|(c, w)| (c.to.as_str(), w)),
+            Some(("low", ms(64)))
+        );
         assert_eq!(attempts(&front.calls[0]) * attempts(&mid.calls[0]), 6);
         assert_eq!(attempts(&front.calls[0]) * attempts(&mid.calls[2]), 6);
     }

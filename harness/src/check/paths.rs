@@ -65,7 +65,13 @@ pub fn call_paths(scenario: &Scenario) -> Vec<CallPath<'_>> {
     let mut out = Vec::new();
     if let Some((service, _)) = entry(scenario) {
         let mut hops = Vec::new();
-        walk(scenario, service, &scenario.workload.path, &mut hops, &mut out);
+        walk(
+            scenario,
+            service,
+            &scenario.workload.path,
+            &mut hops,
+            &mut out,
+        );
     }
     out
 }

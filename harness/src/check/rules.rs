@@ -8,8 +8,7 @@
 use std::time::Duration;
 
 use super::budget::{
-    attempt_worst, attempts, backoff_worst, dominant_call, endpoint_worst, fit,
-    work_worst,
+    attempt_worst, attempts, backoff_worst, dominant_call, endpoint_worst, fit, work_worst,
 };
 use super::finding::{fmt_ms, fmt_ratio, Finding, FindingKind, Severity};
 use super::paths::{callee, entry, CallPath, Hop};
@@ -160,7 +159,11 @@ pub fn missing_timeout(scenario: &Scenario, path: &CallPath<'_>) -> Option<Findi
 /// `retry-amplification`: the product of attempts along a complete `path`
 /// exceeds the bound.
 pub fn amplification(path: &CallPath<'_>, options: &CheckOptions) -> Option<Finding> {
-    let product: f64 = path.hops.iter().map(|h| f64::from(attempts(h.call))).product();
+    let product: f64 = path
+        .hops
+        .iter()
+        .map(|h| f64::from(attempts(h.call)))
+        .product();
     let bound = options.max_amplification;
     if product <= bound {
         return None;

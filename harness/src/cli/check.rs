@@ -49,7 +49,8 @@ pub fn check(paths: &[PathBuf], json: bool, max_amplification: f64) -> i32 {
         let doc = serde_json::json!({ "files": files });
         println!(
             "{}",
-            serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+            serde_json::to_string_pretty(&doc)
+                .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
         );
     }
     code
