@@ -88,8 +88,9 @@ pub fn inverted(scenario: &Scenario, path: &CallPath<'_>) -> Option<Finding> {
             fmt_ms(timeout)
         ),
         why: format!(
-            "{caller} gives up on an attempt while {name} is still working on it (an inverted \
-             timeout): what {name} does after that, its own retries included, is wasted{retry}"
+            "{caller} gives up on an attempt while {name} may still be working on it (an \
+             inverted timeout): {name}'s remaining retries are wasted work, or never made if the \
+             give-up cancels it, and cannot save the request{retry}"
         ),
         fix: fit_text(
             scenario,
