@@ -70,7 +70,7 @@ pub fn inverted(scenario: &Scenario, path: &CallPath<'_>) -> Option<Finding> {
     let (caller, name) = (&hop.caller.name, &service.name);
     let retry = if call.retries > 0 {
         format!(
-            ", and {caller}'s next attempt ({} in all) lands on top of them",
+            "; {caller}'s next attempt ({} in all) lands on top of them",
             attempts(call)
         )
     } else {
