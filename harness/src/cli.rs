@@ -1,6 +1,8 @@
 //! The command line: `squall run` and friends, their help, and how results
 //! are printed (results on stdout, progress and diagnostics on stderr).
 
+mod check;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -9,6 +11,7 @@ use anstream::{eprintln, println};
 use anstyle::{AnsiColor, Style};
 use clap::{Parser, Subcommand, ValueEnum};
 
+use squall::check::CheckOptions;
 use squall::engine::{RunError, RunOptions};
 use squall::exit;
 use squall::report::{self, fmt_duration, hlog, Meta, Report};
@@ -50,6 +53,33 @@ enum Command {
     /// reports/<scenario>/<run-id>/ (report.json, meta.json, summary.md,
     /// junit.xml, latency.hlog).
     Run(RunArgs),
+    /// Validate scenarios, then analyse their timeout budgets; runs nothing.
+    ///
+    /// Walks every call path from the workload's entry down and reports, with
+    /// the path, the figures, why it matters and a fix: a callee whose worst
+    /// case outlasts its caller's per-attempt timeout (inverted timeouts), an
+    /// entry that can outlast the workload's deadline, calls without a
+    /// timeout, retries that multiply along a path past --max-amplification,
+    /// hedges without a retry budget, and deadline propagation that the hop
+    /// above does not forward. See docs/check.md.
+    ///
+    /// Exit codes: 0 no errors (warnings allowed), 1 at least one error,
+    /// 2 bad input (a scenario file or an argument).
+    Check(CheckArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    /// Scenario files (TOML) to analyse.
+    #[arg(required = true, value_name = "SCENARIO")]
+    scenarios: Vec<PathBuf>,
+    /// Print the findings as JSON on stdout instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Calls per request the deepest service of a path may receive in the
+    /// worst case (the product of attempts along the path).
+    #[arg(long, value_name = "N", default_value_t = 10.0, value_parser = parse_amplification)]
+    max_amplification: f64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -84,6 +114,15 @@ enum Backend {
     Docker,
 }
 
+fn parse_amplification(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 1.0 => Ok(n),
+        _ => Err(format!(
+            "expected a number of calls per request, at least 1 (got `{s}`)"
+        )),
+    }
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     scenario::parse_duration(s).map_err(|e| e.to_string())
 }
@@ -116,6 +155,7 @@ pub fn main() -> i32 {
     });
     match cli.command {
         Command::Run(args) => run(args),
+        Command::Check(args) => check::check(&args.scenarios, args.json, args.max_amplification),
     }
 }
 
@@ -173,6 +213,9 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
         scenario.name,
         scenario.path.display()
     );
+    // The static analysis first: its findings explain what the run may show,
+    // but they do not stop it (the run is the dynamic check of the same thing).
+    check::print_findings(scenario, &CheckOptions::default());
     let opts = RunOptions {
         seed: Some(seed),
         duration: args.duration,
