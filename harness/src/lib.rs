@@ -16,6 +16,7 @@
 
 pub mod engine;
 pub mod exit;
+pub mod explore;
 pub mod fault;
 pub mod invariant;
 pub mod record;
