@@ -80,8 +80,12 @@ pub fn shrink(
         }
     }
 
-    // One-minimal: no single fault can go.
+    // One-minimal: no single fault can go (down to `min_faults`: a schedule
+    // of the space has at least that many).
     'removal: loop {
+        if best.len() <= space.config.min_faults {
+            break;
+        }
         for i in 0..best.len() {
             let mut candidate = best.clone();
             candidate.remove(i);

@@ -47,6 +47,8 @@ pub struct Space {
     pub window_end: Duration,
     /// The scenario's own faults that fall inside `duration`, clipped to it.
     pub own: Vec<Fault>,
+    /// The workload's deadline: how long a fault's effects outlive its heal.
+    deadline: Duration,
     /// For each service, the services that call it (partition sides).
     callers: IndexMap<String, Vec<String>>,
     avail_steps: u64,
@@ -113,6 +115,7 @@ impl Space {
             window_start,
             window_end,
             own,
+            deadline: scenario.workload.deadline,
             callers,
             avail_steps,
             extra_steps,
@@ -290,11 +293,17 @@ impl Space {
         })
     }
 
+    /// When a fault counts as active for the limits: from its start until
+    /// its heal plus the workload's deadline, because requests it delayed are
+    /// still in flight (a retry that left a replica as its fault healed can
+    /// meet the next fault on another replica: explore found that on
+    /// card-auth when two ledger faults were back to back).
     fn span(&self, f: &Fault) -> (Duration, Duration) {
-        match f.kind {
-            FaultKind::Restart { .. } => (f.at, f.at + RESTART_SPAN),
-            _ => (f.at, f.until.unwrap_or(self.duration)),
-        }
+        let end = match f.kind {
+            FaultKind::Restart { .. } => f.at + RESTART_SPAN,
+            _ => f.until.unwrap_or(self.duration),
+        };
+        (f.at, end + self.deadline)
     }
 
     /// The scenario a case runs: `base` with its own faults (clipped to the
