@@ -131,7 +131,7 @@ work = "1ms"
 [explore]
 kinds = ["latency", "kill"]
 targets = ["db", "api"]
-min_faults = 4
+min_faults = 1
 max_faults = 8
 "#;
 
