@@ -12,6 +12,18 @@ sim:
 run *ARGS:
     cargo run --release -- run {{ARGS}}
 
+# Explore random fault schedules, e.g. `just explore scenarios/card-auth.toml --cases 500`
+explore *ARGS:
+    cargo run --release -- explore {{ARGS}}
+
+# card-auth survives 200 explored cases of 10 s (the resilience check in docs/explore.md)
+explore-card-auth:
+    cargo run --release -- explore scenarios/card-auth.toml --cases 200 --duration 10s
+
+# Find, shrink and write the documented overlap weakness
+explore-weakness:
+    cargo run --release -- explore scenarios/overlap-weakness.toml --seed 5 --cases 30
+
 # Lints and formatting, as CI checks them
 lint:
     cargo fmt --all -- --check

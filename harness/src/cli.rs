@@ -66,6 +66,15 @@ enum Command {
     /// Exit codes: 0 no errors (warnings allowed), 1 at least one error,
     /// 2 bad input (a scenario file or an argument).
     Check(CheckArgs),
+    /// Search random fault schedules and shrink the first failure.
+    ///
+    /// Draws fault schedules from the scenario's `[explore]` section, runs
+    /// each on top of the scenario's own faults in the simulator and checks
+    /// the invariants. The first failing case is shrunk to a schedule with no
+    /// fault to spare and written under `regressions/` beside the scenario;
+    /// `squall run` on that file fails the same way. The same `--seed` explores
+    /// the same cases whatever `--jobs` is. Exit 1 when a failure was found.
+    Explore(ExploreArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -80,6 +89,34 @@ struct CheckArgs {
     /// worst case (the product of attempts along the path).
     #[arg(long, value_name = "N", default_value_t = 10.0, value_parser = parse_amplification)]
     max_amplification: f64,
+}
+
+#[derive(Debug, clap::Args)]
+struct ExploreArgs {
+    /// Scenario file (TOML) with an `[explore]` section.
+    #[arg(value_name = "SCENARIO")]
+    scenario: PathBuf,
+    /// How many cases (fault schedules) to try.
+    #[arg(long, value_name = "N", default_value_t = squall::explore::DEFAULT_CASES)]
+    cases: u64,
+    /// Seed every case derives from; defaults to the scenario's `seed`.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// Worker processes running cases in parallel; defaults to the cores.
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Run only every N-th case, starting at the I-th (for a CI matrix).
+    #[arg(long, value_name = "I/N")]
+    shard: Option<squall::explore::Shard>,
+    /// Length of each case's load phase, e.g. `10s`; overrides `duration`.
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Directory for the explore report, instead of `reports/`.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Internal: run cases read from stdin (used by `--jobs`).
+    #[arg(long, hide = true)]
+    worker: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -156,6 +193,16 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Check(args) => check::check(&args.scenarios, args.json, args.max_amplification),
+        Command::Explore(args) => squall::explore::main(&squall::explore::Options {
+            scenario: args.scenario,
+            cases: args.cases,
+            seed: args.seed,
+            jobs: args.jobs,
+            shard: args.shard,
+            duration: args.duration,
+            out: args.out,
+            worker: args.worker,
+        }),
     }
 }
 

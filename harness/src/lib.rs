@@ -17,6 +17,7 @@
 pub mod check;
 pub mod engine;
 pub mod exit;
+pub mod explore;
 pub mod fault;
 pub mod invariant;
 pub mod record;

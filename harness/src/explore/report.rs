@@ -1,0 +1,148 @@
+//! What an exploration leaves behind: `explore.json` under
+//! `reports/<scenario>/explore-<stamp>-seed<seed>/`, and the progress line.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::worker::CaseResult;
+
+/// How often the progress line is printed when stderr is not a terminal.
+pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The whole exploration, as `explore.json`.
+#[derive(Debug, Serialize)]
+pub struct ExploreReport {
+    pub scenario: String,
+    pub path: String,
+    pub seed: u64,
+    /// Load phase of every case.
+    pub duration: String,
+    pub cases_requested: u64,
+    /// `I/N` when the cases were sharded.
+    pub shard: Option<String>,
+    pub jobs: usize,
+    pub cases_run: usize,
+    pub failures: usize,
+    pub wall_seconds: f64,
+    pub cases_per_minute: f64,
+    /// Every case run, in case order, with the kinds it enabled, its faults
+    /// and what it failed.
+    pub cases: Vec<CaseResult>,
+    pub failure: Option<FailureReport>,
+}
+
+/// The first failing case, shrunk.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailureReport {
+    pub case: u64,
+    pub run_seed: u64,
+    /// What the case failed as drawn.
+    pub failed: Vec<String>,
+    /// Its explored faults as drawn.
+    pub schedule: Vec<String>,
+    /// The shrunk explored faults.
+    pub shrunk: Vec<String>,
+    /// What the shrunk schedule fails.
+    pub shrunk_failed: Vec<String>,
+    pub shrink_runs: usize,
+    /// False when shrinking ran out of budget before proptest was done (the
+    /// schedule is one-minimal all the same).
+    pub shrink_complete: bool,
+    /// The regression file written.
+    pub regression: Option<String>,
+    /// Whether running the written file failed the same invariant.
+    pub verified: bool,
+}
+
+impl ExploreReport {
+    /// Writes `explore.json` into a new directory under `base` and returns it.
+    pub fn write(&self, base: &Path, stamp: &str) -> std::io::Result<PathBuf> {
+        let dir = base
+            .join(&self.scenario)
+            .join(format!("explore-{stamp}-seed{}", self.seed));
+        let dir = if dir.exists() {
+            (2..)
+                .map(|n| PathBuf::from(format!("{}-{n}", dir.display())))
+                .find(|d| !d.exists())
+                .unwrap_or(dir)
+        } else {
+            dir
+        };
+        std::fs::create_dir_all(&dir)?;
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(dir.join("explore.json"), json + "\n")?;
+        Ok(dir)
+    }
+}
+
+/// The progress line on stderr: rewritten in place on a terminal, printed
+/// every [`PROGRESS_INTERVAL`] otherwise (CI logs).
+pub struct Progress {
+    total: usize,
+    done: usize,
+    failures: usize,
+    started: Instant,
+    last: Instant,
+    tty: bool,
+}
+
+impl Progress {
+    pub fn new(total: usize) -> Progress {
+        let now = Instant::now();
+        Progress {
+            total,
+            done: 0,
+            failures: 0,
+            started: now,
+            last: now,
+            tty: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// Cases per minute so far.
+    pub fn rate(&self) -> f64 {
+        let s = self.started.elapsed().as_secs_f64();
+        if s > 0.0 {
+            self.done as f64 * 60.0 / s
+        } else {
+            0.0
+        }
+    }
+
+    pub fn tick(&mut self, result: &CaseResult) {
+        self.done += 1;
+        if !result.failed.is_empty() {
+            self.failures += 1;
+        }
+        if self.tty || self.last.elapsed() >= PROGRESS_INTERVAL {
+            self.last = Instant::now();
+            let line = self.line();
+            if self.tty {
+                eprint!("\r{line}");
+            } else {
+                eprintln!("{line}");
+            }
+        }
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "{:>12}  {}/{} cases, {:.0}/min, {} failure{}",
+            "Exploring",
+            self.done,
+            self.total,
+            self.rate(),
+            self.failures,
+            if self.failures == 1 { "" } else { "s" }
+        )
+    }
+
+    pub fn finish(&self) {
+        if self.tty {
+            eprint!("\r{:70}\r", "");
+        }
+    }
+}
