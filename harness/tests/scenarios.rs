@@ -113,15 +113,28 @@ fn retry_storm_fails_answered_latency_success_and_amplification_during_the_fault
 
 #[test]
 fn every_other_scenario_meets_its_expectation() {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(scenarios_dir())
-        .expect("scenarios/ exists")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
+    // Subdirectories too: `regressions/` holds the schedules `squall explore`
+    // found and shrank, each expected to fail.
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut dirs = vec![scenarios_dir()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("scenarios/ exists") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                files.push(path);
+            }
+        }
+    }
     files.sort();
     assert!(files.len() >= COVERED.len());
     for path in files {
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let name = path
+            .strip_prefix(scenarios_dir())
+            .expect("under scenarios/")
+            .to_string_lossy()
+            .into_owned();
         if COVERED.contains(&name.as_str()) {
             continue;
         }
