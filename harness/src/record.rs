@@ -1,6 +1,7 @@
 //! What a run leaves behind for judging: every workload request with its
-//! scheduled time, latency and outcome, the fault timeline as applied, and the
-//! calls that reached each instance.
+//! scheduled time, latency and outcome, the fault timeline as applied, the
+//! calls that reached each instance, and each request's trace: every hop that
+//! served it, with its work and its downstream attempts.
 //!
 //! A backend fills a [`RunRecord`]; invariants and reports only read it, so the
 //! checkers never depend on how the faults were injected.
@@ -79,6 +80,67 @@ pub struct RunRecord {
     pub faults: Vec<AppliedFault>,
     /// Requests that reached each instance, grouped by service (file order).
     pub received: IndexMap<String, IndexMap<String, u64>>,
+    /// Per workload request (same index as `requests`), the hops that served
+    /// it, in start order; empty when the backend keeps no traces.
+    pub traces: Vec<Vec<Hop>>,
+}
+
+/// What one instance did for one workload request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hop {
+    /// `card-api-1`.
+    pub instance: String,
+    pub path: String,
+    /// The caller's attempt (`gateway-1#12`); `None` when the workload called.
+    pub parent: Option<String>,
+    /// Arrival and answer (or drop), since the start of the load phase.
+    pub start: Duration,
+    pub end: Duration,
+    /// Its own work, start and end.
+    pub work: Option<(Duration, Duration)>,
+    /// Work done after its caller stopped waiting ([`RunRecord::wasted`]).
+    pub wasted: Duration,
+    /// Status answered; `None` when the handler was dropped (caller went away).
+    pub status: Option<u16>,
+    /// Why it answered without doing its job (`shed`, `no time left`, ...).
+    pub note: Option<&'static str>,
+    pub attempts: Vec<Attempt>,
+}
+
+/// One attempt a hop made downstream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    /// Unique within the calling instance.
+    pub id: u64,
+    /// The downstream service.
+    pub service: String,
+    /// The instance it went to; empty when it was not sent.
+    pub to: String,
+    /// 0 for a first attempt, `k` for the `k`-th retry.
+    pub retry: u32,
+    pub hedge: bool,
+    pub start: Duration,
+    pub end: Duration,
+    /// `200`, `503`, `timeout`, `error`, `cancelled`, `breaker-open`, `no-budget`, `no-time`.
+    pub outcome: String,
+}
+
+/// Endpoint work over a run, and the part of it nobody was waiting for.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Work {
+    pub total: Duration,
+    pub wasted: Duration,
+}
+
+impl Work {
+    /// Wasted over total; 0 when no work was done.
+    pub fn wasted_ratio(&self) -> f64 {
+        if self.total.is_zero() {
+            0.0
+        } else {
+            self.wasted.as_secs_f64() / self.total.as_secs_f64()
+        }
+    }
 }
 
 impl RunRecord {
@@ -88,5 +150,59 @@ impl RunRecord {
             .get(service)
             .map(|instances| instances.values().sum())
             .unwrap_or(0)
+    }
+
+    /// Endpoint work over the whole run, in total and wasted, for all
+    /// services (`None`) or one.
+    pub fn work(&self, service: Option<&str>) -> Work {
+        let mut work = Work::default();
+        let instances = service.and_then(|s| self.received.get(s));
+        for hop in self.traces.iter().flatten() {
+            if instances.is_some_and(|i| !i.contains_key(&hop.instance)) {
+                continue;
+            }
+            if let Some((start, end)) = hop.work {
+                work.total += end.saturating_sub(start);
+                work.wasted += hop.wasted;
+            }
+        }
+        work
+    }
+
+    /// Works out each hop's wasted work: the part of its work done after its
+    /// caller stopped waiting for it. The caller of a hop is the attempt named
+    /// by its parent (it stopped waiting when that attempt ended: answered,
+    /// timed out, or cancelled because its own caller went away or a hedge won);
+    /// the caller of the first hop is the workload, which stops waiting at the
+    /// answer or the deadline.
+    pub fn compute_wasted(&mut self) {
+        for (i, hops) in self.traces.iter_mut().enumerate() {
+            let workload_gave_up = self
+                .requests
+                .get(i)
+                .map(|r| r.scheduled + r.latency)
+                .unwrap_or(Duration::MAX);
+            let ends: Vec<(String, Duration)> = hops
+                .iter()
+                .flat_map(|h| {
+                    h.attempts
+                        .iter()
+                        .map(move |a| (format!("{}#{}", h.instance, a.id), a.end))
+                })
+                .collect();
+            for hop in hops.iter_mut() {
+                let gave_up = match &hop.parent {
+                    None => Some(workload_gave_up),
+                    Some(parent) => ends
+                        .iter()
+                        .find(|(id, _)| id == parent)
+                        .map(|(_, end)| *end),
+                };
+                hop.wasted = match (hop.work, gave_up) {
+                    (Some((start, end)), Some(gave_up)) => end.saturating_sub(start.max(gave_up)),
+                    _ => Duration::ZERO,
+                };
+            }
+        }
     }
 }

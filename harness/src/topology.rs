@@ -6,7 +6,7 @@
 //! on Docker) differs.
 
 use indexmap::IndexMap;
-use squall_fixture::{Balancer, CallConfig, EndpointConfig, InstanceConfig, Work};
+use squall_fixture::{Balancer, BreakerConfig, CallConfig, EndpointConfig, InstanceConfig, Work};
 
 use crate::engine::RunError;
 use crate::fault::instances;
@@ -29,8 +29,9 @@ pub fn derive_seed(seed: u64, stream: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The configuration of every instance, in file order, or the first feature
-/// of the scenario this version of the fixture cannot run yet.
+/// The configuration of every instance, in file order. Every policy of the
+/// scenario model maps onto the fixture; the `Result` stays for features a
+/// backend may refuse.
 pub fn instance_configs(scenario: &Scenario, seed: u64) -> Result<Vec<InstanceConfig>, RunError> {
     let topology = instances(scenario);
     let mut out = Vec::new();
@@ -39,36 +40,18 @@ pub fn instance_configs(scenario: &Scenario, seed: u64) -> Result<Vec<InstanceCo
         let balancer = match svc.balancer {
             scenario::Balancer::RoundRobin => Balancer::RoundRobin,
             scenario::Balancer::Random => Balancer::Random,
-            scenario::Balancer::P2cEwma | scenario::Balancer::EpsilonGreedy => {
-                return Err(RunError::Unsupported(format!(
-                    "service `{name}`: balancer `{}` is not yet supported (hint: use `round-robin` or `random`)",
-                    match svc.balancer {
-                        scenario::Balancer::P2cEwma => "p2c-ewma",
-                        _ => "epsilon-greedy",
-                    }
-                )))
-            }
+            scenario::Balancer::P2cEwma => Balancer::P2cEwma,
+            scenario::Balancer::EpsilonGreedy => Balancer::EpsilonGreedy,
         };
-        let unsupported = [
-            ("concurrency_limit", svc.concurrency_limit.is_some()),
-            ("breaker", svc.breaker.is_some()),
-            ("propagate_deadline", svc.propagate_deadline),
-        ];
-        if let Some((key, _)) = unsupported.iter().find(|(_, set)| *set) {
-            return Err(RunError::Unsupported(format!(
-                "service `{name}`: `{key}` is not yet supported by the engine"
-            )));
-        }
+        let breaker = svc.breaker.map(|b| BreakerConfig {
+            failures: b.failures,
+            cooldown: b.cooldown,
+        });
         let mut endpoints = IndexMap::new();
         let mut upstreams: IndexMap<String, Vec<String>> = IndexMap::new();
         for (path, ep) in &svc.endpoints {
             let mut calls = Vec::new();
             for call in &ep.calls {
-                if call.hedge.is_some() || call.retry_budget.is_some() {
-                    return Err(RunError::Unsupported(format!(
-                        "service `{name}` endpoint `{path}`: `hedge` and `retry_budget` are not yet supported"
-                    )));
-                }
                 let replicas = topology.get(&call.to).cloned().unwrap_or_default();
                 upstreams
                     .entry(call.to.clone())
@@ -81,6 +64,8 @@ pub fn instance_configs(scenario: &Scenario, seed: u64) -> Result<Vec<InstanceCo
                     backoff: call.backoff,
                     required: call.required,
                     group: call.group,
+                    hedge: call.hedge,
+                    retry_budget: call.retry_budget,
                 });
             }
             let work = match ep.work {
@@ -104,6 +89,9 @@ pub fn instance_configs(scenario: &Scenario, seed: u64) -> Result<Vec<InstanceCo
                 port: PORT,
                 seed: derive_seed(seed, stream),
                 balancer,
+                breaker,
+                propagate_deadline: svc.propagate_deadline,
+                concurrency_limit: svc.concurrency_limit,
                 endpoints: endpoints.clone(),
                 upstreams: upstreams.clone(),
             });

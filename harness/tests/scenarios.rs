@@ -33,9 +33,24 @@ fn assert_all_held(verdicts: &[Verdict]) {
     assert!(failed.is_empty(), "failed invariants: {failed:#?}");
 }
 
-/// Scenarios with a test of their own below; any other file in `scenarios/`
-/// is run by `every_other_scenario_meets_its_expectation`.
-const COVERED: &[&str] = &["card-auth.toml", "search-degrade.toml", "retry-storm.toml"];
+/// Scenarios with a test of their own below or in `resilience.rs` (the
+/// resilience pairs); any other file in `scenarios/` is run by
+/// `every_other_scenario_meets_its_expectation`.
+const COVERED: &[&str] = &[
+    "card-auth.toml",
+    "search-degrade.toml",
+    "retry-storm.toml",
+    "slow-replica-round-robin.toml",
+    "slow-replica-p2c.toml",
+    "slow-replica-epsilon-greedy.toml",
+    "slow-replica-hedge.toml",
+    "fail-fast-no-breaker.toml",
+    "fail-fast-breaker.toml",
+    "deep-chain-no-deadline.toml",
+    "deep-chain-deadline.toml",
+    "retry-budget-none.toml",
+    "retry-budget.toml",
+];
 
 #[test]
 fn card_auth_holds_every_invariant_while_a_ledger_dies_and_fraud_turns_slow() {

@@ -25,7 +25,7 @@ use crate::stats::{ms, percentile, Summary};
 /// The verdict on one invariant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verdict {
-    /// `answered`, `latency`, `success`, `recovery`, `amplification`.
+    /// `answered`, `latency`, `success`, `recovery`, `amplification`, `wasted_work`.
     pub kind: &'static str,
     /// A short name: `latency p99`, `amplification ledger`.
     pub label: String,
@@ -64,6 +64,7 @@ pub fn evaluate(scenario: &Scenario, record: &RunRecord) -> Vec<Verdict> {
             } => success(record, &phases, *min, *degraded_is_success, during),
             InvariantKind::Recovery { within } => recovery(record, &phases, *within),
             InvariantKind::Amplification { service, max } => amplification(record, service, *max),
+            InvariantKind::WastedWork { max_ratio } => wasted_work(record, *max_ratio),
         })
         .collect()
 }
@@ -411,6 +412,41 @@ fn amplification(record: &RunRecord, service: &str, max: f64) -> Verdict {
             if held { "<=" } else { ">" },
             trim_float(max)
         ),
+    }
+}
+
+fn wasted_work(record: &RunRecord, max_ratio: f64) -> Verdict {
+    let work = record.work(None);
+    let ratio = work.wasted_ratio();
+    let held = ratio <= max_ratio;
+    // The service that wasted the most, to say where to look.
+    let worst = record
+        .received
+        .keys()
+        .map(|svc| (svc, record.work(Some(svc)).wasted))
+        .filter(|(_, w)| !w.is_zero())
+        .max_by_key(|(_, w)| *w);
+    let mut message = format!(
+        "{} of {} of work done after the caller stopped waiting ({} {} max {})",
+        fmt_duration(work.wasted),
+        fmt_duration(work.total),
+        pct(ratio),
+        if held { "<=" } else { ">" },
+        pct(max_ratio)
+    );
+    if let (false, Some((svc, w))) = (held, worst) {
+        message.push_str(&format!(" (most at `{svc}`: {})", fmt_duration(w)));
+    }
+    Verdict {
+        kind: "wasted_work",
+        label: "wasted work".into(),
+        held,
+        observed: Some(ratio),
+        limit: max_ratio,
+        unit: "ratio",
+        during: "all".into(),
+        worst_window: None,
+        message,
     }
 }
 

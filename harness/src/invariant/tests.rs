@@ -48,6 +48,7 @@ fn record(
         requests,
         faults,
         received: IndexMap::new(),
+        traces: Vec::new(),
     }
 }
 

@@ -36,7 +36,87 @@ pub struct Report {
     pub services: IndexMap<String, ServiceFacts>,
     /// Degraded answers per left-out dependency.
     pub degraded_by: IndexMap<String, u64>,
+    /// Endpoint work done, and the part done after its caller stopped waiting.
+    pub work: WorkFacts,
+    /// The slowest requests after warm-up (at most [`SLOWEST`]), with their traces.
+    pub slowest: Vec<TraceFacts>,
     pub per_second: Vec<Second>,
+}
+
+/// How many of the slowest requests the report traces.
+pub const SLOWEST: usize = 10;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkFacts {
+    pub total_ms: f64,
+    pub wasted_ms: f64,
+    pub wasted_ratio: f64,
+    /// Per service (file order): `{ total_ms, wasted_ms, wasted_ratio }`.
+    pub services: IndexMap<String, WorkFigures>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkFigures {
+    pub total_ms: f64,
+    pub wasted_ms: f64,
+    pub wasted_ratio: f64,
+}
+
+impl From<crate::record::Work> for WorkFigures {
+    fn from(w: crate::record::Work) -> Self {
+        WorkFigures {
+            total_ms: crate::stats::ms(w.total),
+            wasted_ms: crate::stats::ms(w.wasted),
+            wasted_ratio: w.wasted_ratio(),
+        }
+    }
+}
+
+/// One request and everything that served it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceFacts {
+    /// Its index in the workload: the `x-request-id` it carried.
+    pub request: usize,
+    pub scheduled_ms: f64,
+    pub latency_ms: f64,
+    /// `ok`, `degraded`, `error 502`, `failed`, `timeout`.
+    pub outcome: String,
+    /// Attempts made on its behalf at every hop, retries and hedges included.
+    pub attempts: usize,
+    pub retries: usize,
+    pub hedges: usize,
+    pub hops: Vec<HopFacts>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HopFacts {
+    pub instance: String,
+    pub path: String,
+    /// The attempt that called it (`gateway-1#12`), absent for the workload's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// Since the request's scheduled time.
+    pub start_ms: f64,
+    pub end_ms: f64,
+    pub work_ms: f64,
+    pub wasted_ms: f64,
+    /// `null` when the caller went away first.
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'static str>,
+    pub attempts: Vec<AttemptFacts>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptFacts {
+    pub id: u64,
+    pub service: String,
+    pub to: String,
+    pub retry: u32,
+    pub hedge: bool,
+    pub start_ms: f64,
+    pub end_ms: f64,
+    pub outcome: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -149,6 +229,18 @@ impl Report {
             })
             .collect();
         let held = verdicts.iter().all(|v| v.held);
+        let all_work = record.work(None);
+        let work = WorkFacts {
+            total_ms: crate::stats::ms(all_work.total),
+            wasted_ms: crate::stats::ms(all_work.wasted),
+            wasted_ratio: all_work.wasted_ratio(),
+            services: record
+                .received
+                .keys()
+                .map(|svc| (svc.clone(), record.work(Some(svc)).into()))
+                .collect(),
+        };
+        let slowest = slowest(record, scenario.workload.warmup);
         Report {
             format: FORMAT,
             scenario: scenario.name.clone(),
@@ -196,6 +288,8 @@ impl Report {
                 .collect(),
             services,
             degraded_by,
+            work,
+            slowest,
             per_second,
         }
     }
@@ -211,4 +305,69 @@ impl Report {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
             + "\n"
     }
+}
+
+/// The [`SLOWEST`] requests scheduled after `warmup`, slowest first (ties: the
+/// earlier request first), each with its trace.
+fn slowest(record: &RunRecord, warmup: std::time::Duration) -> Vec<TraceFacts> {
+    let mut order: Vec<usize> = (0..record.requests.len())
+        .filter(|&i| record.requests[i].scheduled >= warmup)
+        .collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(record.requests[i].latency), i));
+    order
+        .into_iter()
+        .take(SLOWEST)
+        .map(|i| {
+            let r = &record.requests[i];
+            let hops = record.traces.get(i).map(Vec::as_slice).unwrap_or_default();
+            let since =
+                |t: std::time::Duration| crate::stats::ms(t) - crate::stats::ms(r.scheduled);
+            let attempts = hops.iter().flat_map(|h| &h.attempts);
+            TraceFacts {
+                request: i,
+                scheduled_ms: crate::stats::ms(r.scheduled),
+                latency_ms: crate::stats::ms(r.latency),
+                outcome: match &r.outcome {
+                    Outcome::Ok => "ok".into(),
+                    Outcome::Degraded(_) => "degraded".into(),
+                    Outcome::Error(status) => format!("error {status}"),
+                    Outcome::Failed => "failed".into(),
+                    Outcome::Timeout => "timeout".into(),
+                },
+                attempts: attempts.clone().filter(|a| !a.to.is_empty()).count(),
+                retries: attempts.clone().filter(|a| a.retry > 0).count(),
+                hedges: attempts.filter(|a| a.hedge).count(),
+                hops: hops
+                    .iter()
+                    .map(|h| HopFacts {
+                        instance: h.instance.clone(),
+                        path: h.path.clone(),
+                        parent: h.parent.clone(),
+                        start_ms: since(h.start),
+                        end_ms: since(h.end),
+                        work_ms: h
+                            .work
+                            .map_or(0.0, |(s, e)| crate::stats::ms(e.saturating_sub(s))),
+                        wasted_ms: crate::stats::ms(h.wasted),
+                        status: h.status,
+                        note: h.note,
+                        attempts: h
+                            .attempts
+                            .iter()
+                            .map(|a| AttemptFacts {
+                                id: a.id,
+                                service: a.service.clone(),
+                                to: a.to.clone(),
+                                retry: a.retry,
+                                hedge: a.hedge,
+                                start_ms: since(a.start),
+                                end_ms: since(a.end),
+                                outcome: a.outcome.clone(),
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
 }

@@ -105,6 +105,70 @@ pub fn render(r: &Report) -> String {
     for (name, svc) in &r.services {
         let _ = writeln!(s, "| {name} | {} | {:.3} |", svc.calls, svc.amplification);
     }
+    let _ = writeln!(
+        s,
+        "\n## Work\n\n{:.1} ms of endpoint work, {:.1} ms of it wasted (done after the caller stopped waiting): {}.\n\n| service | work ms | wasted ms | wasted |\n|---|---|---|---|",
+        r.work.total_ms,
+        r.work.wasted_ms,
+        crate::invariant::pct(r.work.wasted_ratio)
+    );
+    for (name, w) in &r.work.services {
+        let _ = writeln!(
+            s,
+            "| {name} | {:.1} | {:.1} | {} |",
+            w.total_ms,
+            w.wasted_ms,
+            crate::invariant::pct(w.wasted_ratio)
+        );
+    }
+    if !r.slowest.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## Slowest requests\n\nTimes in ms from the request's scheduled send. Each hop: instance, path, when it ran, its own work, its answer; under it, its attempts downstream.\n"
+        );
+        for t in &r.slowest {
+            let _ = writeln!(
+                s,
+                "- request {} at {}s: **{} ms, {}** ({} attempts, {} retries, {} hedges)",
+                t.request,
+                t.scheduled_ms / 1000.0,
+                t.latency_ms,
+                t.outcome,
+                t.attempts,
+                t.retries,
+                t.hedges
+            );
+            for h in &t.hops {
+                let status = h
+                    .status
+                    .map_or_else(|| "dropped".to_owned(), |s| s.to_string());
+                let note = h.note.map(|n| format!(" ({n})")).unwrap_or_default();
+                let wasted = if h.wasted_ms > 0.0 {
+                    format!(", {} wasted", h.wasted_ms)
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(
+                    s,
+                    "  - `{}` {} {}..{}: work {}{wasted}, answered {status}{note}",
+                    h.instance, h.path, h.start_ms, h.end_ms, h.work_ms
+                );
+                for a in &h.attempts {
+                    let kind = match (a.hedge, a.retry) {
+                        (true, _) => " hedge".to_owned(),
+                        (false, 0) => String::new(),
+                        (false, k) => format!(" retry {k}"),
+                    };
+                    let to = if a.to.is_empty() { "-" } else { &a.to };
+                    let _ = writeln!(
+                        s,
+                        "    - -> `{to}` ({}{kind}) {}..{}: {}",
+                        a.service, a.start_ms, a.end_ms, a.outcome
+                    );
+                }
+            }
+        }
+    }
     if !r.degraded_by.is_empty() {
         let _ = writeln!(s, "\n## Degraded answers by missing dependency\n");
         for (name, n) in &r.degraded_by {

@@ -107,7 +107,7 @@ mod tests {
     }
 
     /// DESIGN.md's example, with the endpoints it calls but does not declare, and
-    /// with `breaker` and `propagate_deadline` (parsed; the engine refuses them for now).
+    /// with `breaker` and `propagate_deadline`.
     const CARD_AUTH: &str = r#"
 name = "card-auth"
 description = "Authorise within the processor's 200 ms while a ledger dies and a fraud replica turns slow."

@@ -104,7 +104,7 @@ pub struct Service {
     pub concurrency_limit: Option<u32>,
     /// A circuit breaker per downstream instance, for this service's calls.
     pub breaker: Option<Breaker>,
-    /// Pass the remaining deadline downstream and clamp timeouts to it.
+    /// Honour the caller's remaining budget, pass it downstream, clamp timeouts to it.
     pub propagate_deadline: bool,
 }
 
@@ -292,6 +292,9 @@ pub enum InvariantKind {
     Recovery { within: Duration },
     /// Calls reaching `service` per request offered stay at or under `max`.
     Amplification { service: String, max: f64 },
+    /// Endpoint work done after its caller stopped waiting, as a fraction of
+    /// all endpoint work, stays at or under `max_ratio`.
+    WastedWork { max_ratio: f64 },
 }
 
 /// The part of a run an invariant looks at.

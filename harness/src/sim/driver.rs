@@ -20,6 +20,9 @@ pub struct Driver {
     pub deadline: Duration,
     /// Scheduled send times since the start of the load phase.
     pub schedule: Vec<Duration>,
+    /// Set to the simulation's clock (`turmoil::sim_elapsed`) when the load
+    /// phase starts, so instance records can be put on the load's timeline.
+    pub load_start: Rc<Cell<Duration>>,
 }
 
 /// Filled in by the driver as answers arrive; slot `i` is request `i`.
@@ -30,6 +33,8 @@ impl Driver {
     pub async fn run(self, records: Records) -> turmoil::Result {
         let client = HttpClient::<Sim>::new();
         let start = Instant::now();
+        self.load_start
+            .set(squall_fixture::clock::now().saturating_sub(start.elapsed()));
         // Requests in flight. Join handles are not kept: a finished task's memory
         // is freed only with its handle, ~2 KB a request for the whole run.
         let in_flight = Rc::new(Cell::new(0usize));
@@ -47,6 +52,12 @@ impl Driver {
                 if let Ok(id) = HeaderValue::from_str(&i.to_string()) {
                     headers.insert("x-request-id", id);
                 }
+                // The caller's deadline travels with the request; services with
+                // `propagate_deadline` honour it, the others ignore it.
+                headers.insert(
+                    squall_fixture::deadline::DEADLINE_HEADER,
+                    squall_fixture::deadline::after(deadline),
+                );
                 let sent = start + at;
                 let answer =
                     tokio::time::timeout_at(sent + deadline, client.get(&target, &path, &headers))

@@ -18,6 +18,7 @@ const KINDS: &[&str] = &[
     "success",
     "recovery",
     "amplification",
+    "wasted_work",
 ];
 
 /// Keys each kind takes besides `kind`.
@@ -27,6 +28,7 @@ fn keys_of(kind: &str) -> &'static [&'static str] {
         "latency" => &["percentile", "max", "during"],
         "success" => &["min", "degraded", "during"],
         "recovery" => &["within"],
+        "wasted_work" => &["max_ratio"],
         _ => &["service", "max"],
     }
 }
@@ -65,6 +67,13 @@ pub(super) fn invariant(
                 .as_ref()
                 .map_or(Ok(0.0), |r| fraction(r, "max_ratio", true))?;
             InvariantKind::Answered { max_ratio }
+        }
+        "wasted_work" => {
+            let max_ratio = raw
+                .max_ratio
+                .as_ref()
+                .map_or(Ok(0.0), |r| fraction(r, "max_ratio", true))?;
+            InvariantKind::WastedWork { max_ratio }
         }
         "latency" => {
             let percentile = raw
@@ -226,7 +235,7 @@ mod tests {
         check(&[
             (
                 &invariant("kind = \"answerd\""),
-                "t.toml:12:8: unknown invariant kind `answerd`\n  (hint: expected one of `answered`, `latency`, `success`, `recovery`, `amplification`)",
+                "t.toml:12:8: unknown invariant kind `answerd`\n  (hint: expected one of `answered`, `latency`, `success`, `recovery`, `amplification`, `wasted_work`)",
             ),
             (
                 &invariant("kind = \"answered\"\nmax_ratio = 1.5"),
