@@ -214,7 +214,7 @@ fn traces(
     let mut traces: Vec<Vec<Hop>> = vec![Vec::new(); requests];
     let at = |t: Duration| t.saturating_sub(load_start);
     for (instance, control) in controls {
-        for span in control.spans() {
+        for span in control.take_spans() {
             let Some(i) = span
                 .request_id
                 .as_deref()
