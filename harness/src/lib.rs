@@ -14,6 +14,7 @@
 //! assert!(verdicts.iter().all(|v| v.held));
 //! ```
 
+pub mod docker;
 pub mod engine;
 pub mod exit;
 pub mod fault;
