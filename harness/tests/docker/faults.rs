@@ -11,7 +11,7 @@ use squall::fault::{Effect, WORKLOAD_HOST};
 use squall_fixture::{HttpClient, Tokio};
 use tokio::time::Instant;
 
-use crate::{assert_clean, docker, rt, scenario, setup};
+use crate::{assert_clean, docker, rt, scenario, setup, Cleanup};
 
 /// a calls b, b calls a: a's `/x` answers 200 only if a can reach b, b's
 /// `/z` only if b can reach a.
@@ -72,6 +72,7 @@ fn latency_adds_its_delay_to_a_round_trip() {
         let link = ("a-1".to_owned(), WORKLOAD_HOST.to_owned());
         let mut s = session(PAIR, vec![link.clone()]).await;
         let run = s.run.clone();
+        let _cleanup = Cleanup(run.clone());
         let a = s.authority("a-1").unwrap();
         let b = s.authority("b-1").unwrap();
         let client = HttpClient::<Tokio>::new();
@@ -140,6 +141,7 @@ fn a_one_way_partition_cuts_one_direction_only() {
     rt().block_on(async {
         let mut s = session(PAIR, Vec::new()).await;
         let run = s.run.clone();
+        let _cleanup = Cleanup(run.clone());
         let a = s.authority("a-1").unwrap();
         let b = s.authority("b-1").unwrap();
         let client = HttpClient::<Tokio>::new();
@@ -202,13 +204,14 @@ fn loss_drops_the_asked_fraction_of_packets() {
     rt().block_on(async {
         let mut s = session(PAIR, Vec::new()).await;
         let run = s.run.clone();
+        let _cleanup = Cleanup(run.clone());
         let pid = s.pid("a-1").unwrap();
         let ip = s.address("a-1").unwrap();
         // A probe table of the test's own, after squall's (priority 0 > -10),
         // counts the datagrams that survive squall's loss rule.
         let probe = format!("squall_{run}_probe");
         let setup_probe = format!(
-            "table ip {probe} {{ chain input {{ type filter hook input priority 0; policy accept; udp dport 9 counter; }} }}\n"
+            "table ip {probe} {{\n chain input {{\n type filter hook input priority 0; policy accept;\n udp dport 9 counter\n }}\n}}\n"
         );
         squall::docker::nft::run_in(pid, &setup_probe).await.unwrap();
         let loss = Effect::Loss {

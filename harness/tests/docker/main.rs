@@ -93,6 +93,17 @@ pub async fn assert_clean(run: Option<&str>) {
     assert!(left.is_empty(), "squall left this on the engine: {left:#?}");
 }
 
+/// Heals a run if the test panics before its own teardown.
+pub struct Cleanup(pub String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = squall::docker::heal::heal_run_blocking(&self.0);
+        }
+    }
+}
+
 /// A scenario from TOML text.
 pub fn scenario(text: &str) -> squall::scenario::Scenario {
     squall::scenario::parse(text, Path::new("test.toml")).unwrap()
