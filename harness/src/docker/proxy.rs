@@ -45,13 +45,17 @@ const CHUNK_BYTES: usize = 16 * 1024;
 /// How long the onward connect may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Added delay and jitter per (caller address, instance address).
+/// (caller address, instance address) -> (delay, jitter).
+pub type DelayTable = HashMap<(Ipv4Addr, Ipv4Addr), (Duration, Duration)>;
+
+/// Added delay and jitter per (caller address, instance address), shared
+/// with every proxy connection.
 #[derive(Debug, Clone, Default)]
-pub struct Delays(Arc<RwLock<HashMap<(Ipv4Addr, Ipv4Addr), (Duration, Duration)>>>);
+pub struct Delays(Arc<RwLock<DelayTable>>);
 
 impl Delays {
     /// Replaces every delay.
-    pub fn set(&self, all: HashMap<(Ipv4Addr, Ipv4Addr), (Duration, Duration)>) {
+    pub fn set(&self, all: DelayTable) {
         *self.0.write().unwrap_or_else(|e| e.into_inner()) = all;
     }
 

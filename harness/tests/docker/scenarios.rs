@@ -11,8 +11,11 @@ use squall::scenario::Expect;
 
 use crate::{assert_clean, rt, setup};
 
+/// Each invariant's label and whether it held.
+type Verdicts = Vec<(String, bool)>;
+
 /// Runs `file` for `duration` on both backends; returns (sim verdicts, docker verdicts).
-fn both(file: &str, duration: Duration) -> (Vec<(String, bool)>, Vec<(String, bool)>) {
+fn both(file: &str, duration: Duration) -> (Verdicts, Verdicts) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../scenarios")
         .join(file);
