@@ -33,6 +33,22 @@ lint:
 bench:
     cargo bench -p squall --bench sim_throughput
 
+# Build the fixture image offline (static binary, FROM scratch): squall-fixture:latest
+fixture-image:
+    cargo run --release -p squall --example fixture_image
+
+# Run every scenario on Docker at full length (needs root, nftables and the engine)
+docker-full: fixture-image
+    cargo run --release -- run --backend docker scenarios/*.toml
+
+# Run the Docker backend's tests alone (real engine)
+docker-test:
+    cargo test -p squall --test docker --locked -- --nocapture
+
+# Fault actuation latency and load-driver overhead against wrk, on Docker
+docker-bench: fixture-image
+    cargo bench -p squall --bench docker_actuation
+
 # Everything CI runs
 ci:
     bash .ci/run

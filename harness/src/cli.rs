@@ -75,6 +75,14 @@ enum Command {
     /// `squall run` on that file fails the same way. The same `--seed` explores
     /// the same cases whatever `--jobs` is. Exit 1 when a failure was found.
     Explore(ExploreArgs),
+    /// Undo every fault squall left on the Docker engine.
+    ///
+    /// Without options, heals the runs whose squall process is gone (found by
+    /// their journals and the engine's `squall.*` labels): unpauses, deletes
+    /// nft tables, removes containers and networks.
+    Heal(HealArgs),
+    /// Which fault mechanisms work against this Docker engine.
+    Doctor,
 }
 
 #[derive(Debug, clap::Args)]
@@ -117,6 +125,16 @@ struct ExploreArgs {
     /// Internal: run cases read from stdin (used by `--jobs`).
     #[arg(long, hide = true)]
     worker: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct HealArgs {
+    /// Heal this run (its id is printed when it starts).
+    #[arg(long, value_name = "ID", conflicts_with = "all")]
+    run: Option<String>,
+    /// Heal everything of squall's on the engine, even runs still going.
+    #[arg(long)]
+    all: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -203,14 +221,12 @@ pub fn main() -> i32 {
             out: args.out,
             worker: args.worker,
         }),
+        Command::Heal(args) => heal(args),
+        Command::Doctor => doctor(),
     }
 }
 
 fn run(args: RunArgs) -> i32 {
-    if args.backend == Backend::Docker {
-        eprintln!("error: the docker backend is not available in this version (hint: drop `--backend docker` to run in the simulator)");
-        return exit::BAD_INPUT;
-    }
     // Every file is validated before anything runs, so a typo in the third
     // scenario does not surface after two long runs.
     let mut scenarios = Vec::new();
@@ -271,7 +287,10 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
     };
     let started = SystemTime::now();
     let clock = Instant::now();
-    let record = squall::sim::run(scenario, &opts)?;
+    let record = match args.backend {
+        Backend::Sim => squall::sim::run(scenario, &opts)?,
+        Backend::Docker => squall::docker::run(scenario, &opts)?,
+    };
     let verdicts = squall::invariant::evaluate(scenario, &record);
     let report = Report::build(scenario, &record, verdicts);
     let wall = clock.elapsed();
@@ -305,9 +324,14 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
     let held = report.invariants.iter().filter(|v| v.held).count();
     let failed = report.invariants.len() - held;
     println!(
-        "{}  {held} held, {failed} failed in {} simulated ({:.1}s wall)  -> {}/",
+        "{}  {held} held, {failed} failed in {} {} ({:.1}s wall)  -> {}/",
         verb(if failed == 0 { GOOD } else { BAD }, "Summary"),
         fmt_duration(record.duration),
+        if record.backend == "sim" {
+            "simulated"
+        } else {
+            "on docker"
+        },
         wall.as_secs_f64(),
         dir.display()
     );
@@ -319,9 +343,14 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
             );
         }
         println!(
-            "{}  squall run {} --seed {seed}{}",
+            "{}  squall run {} --seed {seed}{}{}",
             verb(NOTE, "Rerun"),
             scenario.path.display(),
+            if record.backend == "docker" {
+                " --backend docker"
+            } else {
+                ""
+            },
             args.duration
                 .map(|d| format!(" --duration {}", fmt_duration(d)))
                 .unwrap_or_default()
@@ -373,4 +402,83 @@ fn write_junit(path: &Path, suites: &[String]) -> std::io::Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     std::fs::write(path, xml)
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("{BAD}error{BAD:#}: cannot start the tokio runtime: {e}");
+            None
+        }
+    }
+}
+
+fn heal(args: HealArgs) -> i32 {
+    use squall::docker::heal::{heal, Which};
+    let which = match (args.run, args.all) {
+        (Some(run), _) => Which::Run(run),
+        (None, true) => Which::All,
+        (None, false) => Which::Orphaned,
+    };
+    let Some(rt) = runtime() else {
+        return exit::ENVIRONMENT;
+    };
+    let result = rt.block_on(async {
+        let (docker, _) = squall::docker::connect().await?;
+        heal(&docker, &which).await
+    });
+    match result {
+        Ok(healed) => {
+            for c in &healed.unpaused {
+                println!("{}  {c}", verb(GOOD, "Unpaused"));
+            }
+            for t in &healed.tables {
+                println!("{}  nft table {t}", verb(GOOD, "Deleted"));
+            }
+            for c in &healed.containers {
+                println!("{}  container {c}", verb(GOOD, "Removed"));
+            }
+            for n in &healed.networks {
+                println!("{}  network {n}", verb(GOOD, "Removed"));
+            }
+            for j in &healed.journals {
+                println!("{}  journal {j}", verb(GOOD, "Removed"));
+            }
+            println!(
+                "{}  {} run(s) healed, nothing of theirs is left on the engine",
+                verb(GOOD, "Healed"),
+                healed.runs.len()
+            );
+            exit::HELD
+        }
+        Err(e) => {
+            eprintln!("{BAD}error{BAD:#}: {e}");
+            exit::ENVIRONMENT
+        }
+    }
+}
+
+fn doctor() -> i32 {
+    let Some(rt) = runtime() else {
+        return exit::ENVIRONMENT;
+    };
+    let checks = rt.block_on(squall::docker::doctor::diagnose());
+    let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    for c in &checks {
+        let word = match c.ok {
+            Some(true) => verb(GOOD, "OK"),
+            Some(false) => verb(BAD, "FAILED"),
+            None => verb(NOTE, "INFO"),
+        };
+        println!("{word}  {:width$}  {}", c.name, c.reason);
+    }
+    if squall::docker::doctor::healthy(&checks) {
+        exit::HELD
+    } else {
+        exit::ENVIRONMENT
+    }
 }

@@ -26,6 +26,9 @@ pub enum RunError {
     /// The backend itself failed: the simulation stopped, the engine vanished (exit 3).
     #[error("{0}")]
     Backend(String),
+    /// Stopped from outside (Ctrl-C, SIGTERM) after undoing its faults (exit 4).
+    #[error("aborted: {0}")]
+    Aborted(String),
 }
 
 impl RunError {
@@ -34,6 +37,7 @@ impl RunError {
         match self {
             RunError::Unsupported(_) => crate::exit::BAD_INPUT,
             RunError::Backend(_) => crate::exit::ENVIRONMENT,
+            RunError::Aborted(_) => crate::exit::SAFETY_STOP,
         }
     }
 }

@@ -15,6 +15,7 @@
 //! ```
 
 pub mod check;
+pub mod docker;
 pub mod engine;
 pub mod exit;
 pub mod explore;

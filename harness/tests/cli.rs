@@ -175,8 +175,8 @@ fn bad_arguments_exit_2_with_a_message() {
             "invalid value 'k8s' for '--backend",
         ),
         (
-            &["run", "scenarios/card-auth.toml", "--backend", "docker"],
-            "docker backend is not available",
+            &["heal", "--run", "r1", "--all"],
+            "the argument '--run <ID>' cannot be used with '--all'",
         ),
         (&["run"], "required arguments were not provided"),
         (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),

@@ -106,6 +106,9 @@ pub struct Service {
     pub breaker: Option<Breaker>,
     /// Honour the caller's remaining budget, pass it downstream, clamp timeouts to it.
     pub propagate_deadline: bool,
+    /// `[services.X.docker]` (`image`, `port`), kept as written; the docker
+    /// backend validates it.
+    pub docker: Option<toml::Value>,
 }
 
 /// `breaker = { failures, cooldown }`: open after `failures` consecutive

@@ -78,8 +78,7 @@ pub(crate) struct RawService {
     pub concurrency_limit: Option<Spanned<i64>>,
     pub breaker: Option<Spanned<RawBreaker>>,
     pub propagate_deadline: Option<Spanned<bool>>,
-    /// `[services.X.docker]`: for the docker backend; not part of the model yet.
-    #[allow(dead_code)]
+    /// `[services.X.docker]`: for the docker backend, kept as written.
     pub docker: Option<toml::Value>,
 }
 

@@ -162,6 +162,7 @@ fn service(name: &Spanned<String>, raw: RawService) -> Result<(Service, Vec<Vec<
         concurrency_limit,
         breaker,
         propagate_deadline,
+        docker: raw.docker,
     };
     Ok((service, calls))
 }

@@ -1,0 +1,190 @@
+//! Containers: one per instance, created with a fixed address on the run's
+//! network, and the lifecycle calls faults use (kill, start, pause).
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use bollard::models::{
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, NetworkingConfig,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, InspectContainerOptions, KillContainerOptionsBuilder,
+    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use bollard::Docker;
+
+use super::network::{labels, Network};
+use super::{engine, is_not_found, DockerError, LABEL_INSTANCE, LABEL_MANAGED, LABEL_RUN};
+
+/// What a container runs.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// Container name, `squall-<run>-<instance>`.
+    pub name: String,
+    pub instance: String,
+    pub image: String,
+    pub address: Ipv4Addr,
+    /// `KEY=value` pairs.
+    pub env: Vec<String>,
+}
+
+/// Creates (does not start) the container of `spec` on `network`.
+pub async fn create(
+    docker: &Docker,
+    run: &str,
+    network: &Network,
+    spec: &Spec,
+) -> Result<String, DockerError> {
+    let mut labels = labels(run);
+    labels.insert(LABEL_INSTANCE.to_owned(), spec.instance.clone());
+    let endpoint = EndpointSettings {
+        ipam_config: Some(EndpointIpamConfig {
+            ipv4_address: Some(spec.address.to_string()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let body = ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        env: Some(spec.env.clone()),
+        labels: Some(labels),
+        // Docker's own stop must not wait: squall kills on purpose.
+        stop_signal: Some("SIGKILL".to_owned()),
+        host_config: Some(HostConfig {
+            network_mode: Some(network.name.clone()),
+            auto_remove: Some(false),
+            ..Default::default()
+        }),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(network.name.clone(), endpoint)])),
+        }),
+        ..Default::default()
+    };
+    let options = CreateContainerOptionsBuilder::default()
+        .name(&spec.name)
+        .build();
+    let created = docker
+        .create_container(Some(options), body)
+        .await
+        .map_err(|e| {
+            if is_not_found(&e) {
+                DockerError::MissingImage(spec.image.clone())
+            } else {
+                engine(format!("cannot create container `{}`", spec.name))(e)
+            }
+        })?;
+    Ok(created.id)
+}
+
+/// Maps a 404 to [`DockerError::Vanished`].
+fn lifecycle<'a>(
+    name: &'a str,
+    what: &'static str,
+) -> impl FnOnce(bollard::errors::Error) -> DockerError + 'a {
+    move |e| {
+        if is_not_found(&e) {
+            DockerError::Vanished(name.to_owned())
+        } else {
+            engine(format!("cannot {what} `{name}`"))(e)
+        }
+    }
+}
+
+pub async fn start(docker: &Docker, name: &str) -> Result<(), DockerError> {
+    docker
+        .start_container(
+            name,
+            None::<bollard::query_parameters::StartContainerOptions>,
+        )
+        .await
+        .map_err(lifecycle(name, "start"))
+}
+
+/// `SIGKILL`.
+pub async fn kill(docker: &Docker, name: &str) -> Result<(), DockerError> {
+    let options = KillContainerOptionsBuilder::default()
+        .signal("SIGKILL")
+        .build();
+    docker
+        .kill_container(name, Some(options))
+        .await
+        .map_err(lifecycle(name, "kill"))
+}
+
+pub async fn pause(docker: &Docker, name: &str) -> Result<(), DockerError> {
+    docker
+        .pause_container(name)
+        .await
+        .map_err(lifecycle(name, "pause"))
+}
+
+pub async fn unpause(docker: &Docker, name: &str) -> Result<(), DockerError> {
+    docker
+        .unpause_container(name)
+        .await
+        .map_err(lifecycle(name, "unpause"))
+}
+
+/// The container's state: (pid of its process, 0 when not running; paused).
+pub async fn state(docker: &Docker, name: &str) -> Result<(i64, bool), DockerError> {
+    let info = docker
+        .inspect_container(name, None::<InspectContainerOptions>)
+        .await
+        .map_err(lifecycle(name, "inspect"))?;
+    let state = info.state.unwrap_or_default();
+    Ok((state.pid.unwrap_or(0), state.paused.unwrap_or(false)))
+}
+
+/// Removes a container, running or paused, ignoring "already gone".
+pub async fn remove(docker: &Docker, name: &str) -> Result<(), DockerError> {
+    let options = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
+    match docker.remove_container(name, Some(options)).await {
+        Err(e) if !is_not_found(&e) => Err(engine(format!("cannot remove container `{name}`"))(e)),
+        _ => Ok(()),
+    }
+}
+
+/// A container of squall's found on the engine.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub name: String,
+    pub run: String,
+    /// `running`, `paused`, `exited`, ...
+    pub state: String,
+}
+
+/// squall's containers (any state), of one run or of all.
+pub async fn list(docker: &Docker, run: Option<&str>) -> Result<Vec<Found>, DockerError> {
+    let label = match run {
+        Some(r) => vec![format!("{LABEL_RUN}={r}")],
+        None => vec![format!("{LABEL_MANAGED}=true")],
+    };
+    let filters = HashMap::from([("label".to_owned(), label)]);
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let found = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(engine("cannot list containers"))?;
+    Ok(found
+        .into_iter()
+        .map(|c| Found {
+            name: c
+                .names
+                .and_then(|n| n.first().cloned())
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_owned(),
+            run: c
+                .labels
+                .and_then(|l| l.get(LABEL_RUN).cloned())
+                .unwrap_or_default(),
+            state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+        })
+        .collect())
+}

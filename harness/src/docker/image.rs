@@ -1,0 +1,145 @@
+//! The fixture image, built offline: the `squall-fixture` binary, linked
+//! statically, alone in a `FROM scratch` image.
+//!
+//! No registry is needed at any step: [`build_static_fixture`] runs cargo with
+//! `-C target-feature=+crt-static` for `x86_64-unknown-linux-gnu` (no musl
+//! target needed) into a target dir of its own, so those flags never
+//! invalidate the workspace build; [`build`] sends the engine an in-memory
+//! build context (a Dockerfile and the binary) through the classic builder
+//! and tags the result [`FIXTURE_IMAGE`], labelled with a hash of the binary
+//! so an unchanged binary is not built again. A static glibc binary cannot
+//! use NSS in an empty image, so instances are given their upstreams as
+//! `IP:port`, which need no lookup. `just fixture-image` does both steps.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use bollard::query_parameters::BuildImageOptionsBuilder;
+use bollard::Docker;
+use futures_util::StreamExt;
+
+use super::{engine, is_not_found, DockerError, LABEL_MANAGED};
+
+/// The tag of the fixture image.
+pub const FIXTURE_IMAGE: &str = "squall-fixture:latest";
+
+/// The label holding the hash of the binary inside.
+pub const LABEL_CONTENT: &str = "squall.content";
+
+/// The target the static binary is built for.
+const TARGET: &str = "x86_64-unknown-linux-gnu";
+
+/// Builds the static `squall-fixture` binary with cargo and returns its path.
+/// `workspace` is the directory of the workspace's Cargo.toml.
+pub fn build_static_fixture(workspace: &Path) -> Result<PathBuf, DockerError> {
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"))
+        .join("fixture-static");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(workspace)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "squall-fixture",
+            "--bin",
+            "squall-fixture",
+            "--target",
+            TARGET,
+        ])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .status()
+        .map_err(|e| DockerError::Engine(format!("cannot run cargo: {e}")))?;
+    if !status.success() {
+        return Err(DockerError::Engine(format!(
+            "building the static fixture failed ({status})"
+        )));
+    }
+    Ok(target_dir
+        .join(TARGET)
+        .join("release")
+        .join("squall-fixture"))
+}
+
+/// FNV-1a over the binary: enough to tell builds apart.
+fn content_hash(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The build context: a Dockerfile and the binary, as a tar in memory.
+fn context(binary: &[u8]) -> std::io::Result<Vec<u8>> {
+    let dockerfile =
+        b"FROM scratch\nCOPY squall-fixture /squall-fixture\nENTRYPOINT [\"/squall-fixture\"]\n";
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, data, mode) in [
+        ("Dockerfile", &dockerfile[..], 0o644),
+        ("squall-fixture", binary, 0o755),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(mode);
+        header.set_cksum();
+        tar.append_data(&mut header, name, data)?;
+    }
+    tar.into_inner()
+}
+
+/// Builds [`FIXTURE_IMAGE`] from the binary at `binary`, unless the image
+/// already holds that binary. Returns whether it built.
+pub async fn build(docker: &Docker, binary: &Path) -> Result<bool, DockerError> {
+    let bytes = std::fs::read(binary)
+        .map_err(|e| DockerError::Engine(format!("cannot read {}: {e}", binary.display())))?;
+    let hash = content_hash(&bytes);
+    if let Ok(image) = docker.inspect_image(FIXTURE_IMAGE).await {
+        let current = image
+            .config
+            .and_then(|c| c.labels)
+            .and_then(|l| l.get(LABEL_CONTENT).cloned());
+        if current.as_deref() == Some(hash.as_str()) {
+            return Ok(false);
+        }
+    }
+    let tar = context(&bytes)
+        .map_err(|e| DockerError::Engine(format!("cannot pack the build context: {e}")))?;
+    let labels = HashMap::from([
+        (LABEL_CONTENT.to_owned(), hash),
+        (format!("{LABEL_MANAGED}.image"), "fixture".to_owned()),
+    ]);
+    let options = BuildImageOptionsBuilder::default()
+        .dockerfile("Dockerfile")
+        .t(FIXTURE_IMAGE)
+        .rm(true)
+        .forcerm(true)
+        .labels(&labels)
+        .build();
+    let mut stream = docker.build_image(options, None, Some(bollard::body_full(tar.into())));
+    while let Some(step) = stream.next().await {
+        let step = step.map_err(engine("cannot build the fixture image"))?;
+        if let Some(detail) = step.error_detail.and_then(|d| d.message) {
+            return Err(DockerError::Engine(format!(
+                "cannot build the fixture image: {detail}"
+            )));
+        }
+    }
+    Ok(true)
+}
+
+/// Checks that `image` is on the engine.
+pub async fn ensure(docker: &Docker, image: &str) -> Result<(), DockerError> {
+    match docker.inspect_image(image).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Err(DockerError::MissingImage(image.to_owned())),
+        Err(e) => Err(engine(format!("cannot inspect image `{image}`"))(e)),
+    }
+}

@@ -1,0 +1,277 @@
+//! nftables inside an instance's network namespace: the drop rules of
+//! partitions, isolation and loss, and the redirect that feeds the latency
+//! proxy.
+//!
+//! Each instance gets one table, `ip squall_<run>`, installed when its
+//! container starts (again after each restart: a new process has a new
+//! namespace) with three chains:
+//!
+//! ```text
+//! table ip squall_r1a2b3 {
+//!   chain input  { type filter hook input priority -10; policy accept; ... }
+//!   chain output { type filter hook output priority -10; policy accept; ... }
+//!   chain pre    { type nat hook prerouting priority -100; policy accept;
+//!                  ct state new counter; ... }
+//! }
+//! ```
+//!
+//! The `pre` chain exists from the start, so connection tracking follows every
+//! connection from its first packet: a rule added mid-run neither resets live
+//! connections nor guesses their direction from a packet in the middle
+//! (research §0b pitfall 1). A change rewrites the chains in one `nft -f`
+//! transaction, entered with `nsenter -t <pid> -n` from the host.
+//!
+//! Rules, for an instance X with address x:
+//! - cut A -> X both ways: `ip saddr a drop` in X's input; one way (A may not
+//!   open connections to X, X may still call A): `ip saddr a ct direction original drop`;
+//! - cut X -> workload: `ip daddr <gateway> [ct direction original] drop` in X's output;
+//! - loss on a link X-B: `ip saddr b numgen random mod 1000000 < ppm drop` in X's input
+//!   (and `ip daddr` in the output when B is the workload, which has no namespace of ours);
+//! - latency on a link X-B: `ip saddr b tcp dport <port> redirect to :15213` in `pre`.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::process::Stdio;
+
+use tokio::io::AsyncWriteExt;
+
+use super::DockerError;
+use crate::fault::{Effect, WORKLOAD_HOST};
+
+/// The port the latency proxy listens on inside each intercepted namespace.
+pub const PROXY_PORT: u16 = 15213;
+
+/// The mark the proxy's own upstream sockets carry (`SO_MARK`), so no rule
+/// ever redirects them again.
+pub const PROXY_MARK: u32 = 0x5351;
+
+/// How long one `nsenter ... nft` may take.
+const NFT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The table of run `run`.
+pub fn table_name(run: &str) -> String {
+    format!("squall_{run}")
+}
+
+/// The rules one instance's table holds, per chain, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rules {
+    pub input: BTreeSet<String>,
+    pub output: BTreeSet<String>,
+    pub pre: BTreeSet<String>,
+}
+
+/// The rules of `instance`, given the active effects and the links whose
+/// traffic goes through the proxy. `addr` maps an instance (or
+/// [`WORKLOAD_HOST`], to the gateway) to its address, `port` an instance to
+/// the port it serves on.
+pub fn rules_for(
+    instance: &str,
+    active: &[Effect],
+    intercepted: &[(String, String)],
+    addr: impl Fn(&str) -> Option<Ipv4Addr>,
+    port: u16,
+) -> Rules {
+    let mut rules = Rules::default();
+    let cut = |from: &str, to: &str| {
+        active
+            .iter()
+            .any(|e| matches!(e, Effect::Cut { from: f, to: t } if f == from && t == to))
+    };
+    for effect in active {
+        match effect {
+            Effect::Cut { from, to } => {
+                let both = cut(to, from);
+                let ct = if both { "" } else { " ct direction original" };
+                if to == instance {
+                    if let Some(a) = addr(from) {
+                        rules.input.insert(format!("ip saddr {a}{ct} drop"));
+                    }
+                } else if from == instance && to == WORKLOAD_HOST {
+                    if let Some(a) = addr(to) {
+                        rules.output.insert(format!("ip daddr {a}{ct} drop"));
+                    }
+                }
+            }
+            Effect::Loss { a, b, ppm } => {
+                let other = if a == instance {
+                    b
+                } else if b == instance {
+                    a
+                } else {
+                    continue;
+                };
+                let Some(o) = addr(other) else { continue };
+                let drop = format!("numgen random mod 1000000 < {ppm} drop");
+                rules.input.insert(format!("ip saddr {o} {drop}"));
+                if other == WORKLOAD_HOST {
+                    rules.output.insert(format!("ip daddr {o} {drop}"));
+                }
+            }
+            _ => {}
+        }
+    }
+    for (a, b) in intercepted {
+        let other = if a == instance {
+            b
+        } else if b == instance {
+            a
+        } else {
+            continue;
+        };
+        if let Some(o) = addr(other) {
+            rules.pre.insert(format!(
+                "ip saddr {o} tcp dport {port} redirect to :{PROXY_PORT}"
+            ));
+        }
+    }
+    rules
+}
+
+/// The `nft -f` script that makes `table` hold exactly `rules`, in one transaction.
+pub fn script(table: &str, rules: &Rules) -> String {
+    let mut s = format!(
+        "table ip {table} {{\n\
+         \tchain input {{ type filter hook input priority -10; policy accept; }}\n\
+         \tchain output {{ type filter hook output priority -10; policy accept; }}\n\
+         \tchain pre {{ type nat hook prerouting priority -100; policy accept; }}\n\
+         }}\n\
+         flush chain ip {table} input\n\
+         flush chain ip {table} output\n\
+         flush chain ip {table} pre\n\
+         add rule ip {table} pre ct state new counter\n"
+    );
+    for (chain, set) in [
+        ("input", &rules.input),
+        ("output", &rules.output),
+        ("pre", &rules.pre),
+    ] {
+        for rule in set {
+            s.push_str(&format!("add rule ip {table} {chain} {rule}\n"));
+        }
+    }
+    s
+}
+
+/// Runs `nft -f -` with `script` inside the network namespace of process `pid`.
+pub async fn run_in(pid: i64, script: &str) -> Result<String, DockerError> {
+    nft_in(pid, &["-f", "-"], script).await
+}
+
+/// Runs `nft ARGS` (stdin `input`) in the namespace of `pid`; stdout on success.
+pub async fn nft_in(pid: i64, args: &[&str], input: &str) -> Result<String, DockerError> {
+    let mut child = tokio::process::Command::new("nsenter")
+        .arg("-t")
+        .arg(pid.to_string())
+        .arg("-n")
+        .arg("nft")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            DockerError::Engine(format!(
+                "cannot run `nsenter ... nft`: {e} (hint: install `nftables` and `util-linux`; squall needs root for network faults)"
+            ))
+        })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input.as_bytes())
+            .await
+            .map_err(|e| DockerError::Engine(format!("cannot feed nft: {e}")))?;
+    }
+    let out = tokio::time::timeout(NFT_TIMEOUT, child.wait_with_output())
+        .await
+        .map_err(|_| DockerError::Engine("nft did not finish in 10s".to_owned()))?
+        .map_err(|e| DockerError::Engine(format!("nft failed: {e}")))?;
+    if !out.status.success() {
+        return Err(DockerError::Engine(format!(
+            "nft {} in the namespace of pid {pid} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Deletes `table` in the namespace of `pid`, if it is there.
+pub async fn delete_table(pid: i64, table: &str) -> Result<(), DockerError> {
+    let tables = nft_in(pid, &["list", "tables"], "").await?;
+    if tables
+        .lines()
+        .any(|l| l.trim() == format!("table ip {table}"))
+    {
+        nft_in(pid, &["delete", "table", "ip", table], "").await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(name: &str) -> Option<Ipv4Addr> {
+        match name {
+            "a-1" => Some(Ipv4Addr::new(10, 213, 5, 10)),
+            "b-1" => Some(Ipv4Addr::new(10, 213, 5, 11)),
+            WORKLOAD_HOST => Some(Ipv4Addr::new(10, 213, 5, 1)),
+            _ => None,
+        }
+    }
+
+    fn cut(from: &str, to: &str) -> Effect {
+        Effect::Cut {
+            from: from.into(),
+            to: to.into(),
+        }
+    }
+
+    #[test]
+    fn one_way_cuts_match_the_connection_direction() {
+        let r = rules_for("b-1", &[cut("a-1", "b-1")], &[], addr, 80);
+        assert_eq!(
+            r.input.iter().collect::<Vec<_>>(),
+            ["ip saddr 10.213.5.10 ct direction original drop"]
+        );
+        // The caller side holds nothing: the cut lives on the receiving end.
+        assert_eq!(
+            rules_for("a-1", &[cut("a-1", "b-1")], &[], addr, 80),
+            Rules::default()
+        );
+        let both = [cut("a-1", "b-1"), cut("b-1", "a-1")];
+        let r = rules_for("a-1", &both, &[], addr, 80);
+        assert_eq!(
+            r.input.iter().collect::<Vec<_>>(),
+            ["ip saddr 10.213.5.11 drop"]
+        );
+    }
+
+    #[test]
+    fn loss_and_redirects() {
+        let loss = Effect::Loss {
+            a: "a-1".into(),
+            b: WORKLOAD_HOST.into(),
+            ppm: 300_000,
+        };
+        let links = [("a-1".to_owned(), WORKLOAD_HOST.to_owned())];
+        let r = rules_for("a-1", &[loss], &links, addr, 80);
+        assert_eq!(
+            r.input.iter().collect::<Vec<_>>(),
+            ["ip saddr 10.213.5.1 numgen random mod 1000000 < 300000 drop"]
+        );
+        assert_eq!(
+            r.output.iter().collect::<Vec<_>>(),
+            ["ip daddr 10.213.5.1 numgen random mod 1000000 < 300000 drop"]
+        );
+        assert_eq!(
+            r.pre.iter().collect::<Vec<_>>(),
+            ["ip saddr 10.213.5.1 tcp dport 80 redirect to :15213"]
+        );
+        let s = script("squall_r1", &r);
+        assert!(s.contains(
+            "flush chain ip squall_r1 pre\nadd rule ip squall_r1 pre ct state new counter\n"
+        ));
+    }
+}

@@ -1,0 +1,270 @@
+//! The latency proxy: a transparent TCP proxy living in an instance's network
+//! namespace, which delays the answers on links with a latency fault.
+//!
+//! The kernels squall must run on may lack netem (research §0), so latency is
+//! added in user space. For every link that any latency fault of the run
+//! touches, an nft `redirect` in the receiving instance's `pre` chain sends
+//! new connections from the peer to [`PROXY_PORT`] ([`super::nft`]). The
+//! redirect is installed when the container starts, before any traffic, so
+//! pooled connections go through the proxy too and a fault takes effect (and
+//! heals) on them at once: the delay is looked up for every chunk.
+//!
+//! A socket keeps the namespace it was created in, so a thread that has
+//! `setns`-ed into `/proc/<pid>/ns/net` creates the listener and every
+//! upstream socket (marked [`PROXY_MARK`]); tokio serves them on the normal
+//! runtime. The proxy reads the real destination with
+//! `getsockopt(SOL_IP, SO_ORIGINAL_DST)` and connects there. Data towards the
+//! caller is held `delay + uniform(0, jitter)` from its arrival, in order, so
+//! a request/response round trip gains `delay`. Requests pass undelayed.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use socket2::{Domain, Socket, Type};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
+
+pub use super::nft::{PROXY_MARK, PROXY_PORT};
+
+/// `SO_ORIGINAL_DST` from `<linux/netfilter_ipv4.h>`.
+const SO_ORIGINAL_DST: libc::c_int = 80;
+
+/// Chunks in flight towards one caller before the reader waits.
+const CHUNKS_IN_FLIGHT: usize = 1024;
+
+/// Largest chunk read at once.
+const CHUNK_BYTES: usize = 16 * 1024;
+
+/// How long the onward connect may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// (caller address, instance address) -> (delay, jitter).
+pub type DelayTable = HashMap<(Ipv4Addr, Ipv4Addr), (Duration, Duration)>;
+
+/// Added delay and jitter per (caller address, instance address), shared
+/// with every proxy connection.
+#[derive(Debug, Clone, Default)]
+pub struct Delays(Arc<RwLock<DelayTable>>);
+
+impl Delays {
+    /// Replaces every delay.
+    pub fn set(&self, all: DelayTable) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = all;
+    }
+
+    fn get(&self, from: Ipv4Addr, to: Ipv4Addr) -> (Duration, Duration) {
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(from, to))
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+type SocketRequest = oneshot::Sender<io::Result<Socket>>;
+
+/// A proxy serving one namespace; stops (closing its connections) when dropped.
+pub struct Proxy {
+    task: JoinHandle<()>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Proxy {
+    /// Starts a proxy in the network namespace of process `pid`, listening on
+    /// [`PROXY_PORT`]. Call from inside a tokio runtime.
+    pub fn start(pid: i64, delays: Delays) -> io::Result<Proxy> {
+        let (listener, sockets) = namespace_thread(pid)?;
+        let listener = TcpListener::from_std(listener)?;
+        let task = tokio::spawn(async move {
+            let mut connections = JoinSet::new();
+            loop {
+                let Ok((stream, peer)) = listener.accept().await else {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                while connections.try_join_next().is_some() {}
+                let sockets = sockets.clone();
+                let delays = delays.clone();
+                connections.spawn(async move {
+                    let _ = serve(stream, peer, sockets, delays).await;
+                });
+            }
+        });
+        Ok(Proxy { task })
+    }
+}
+
+/// A thread inside the namespace of `pid`: binds the listener, then makes
+/// upstream sockets on request until every requester is gone.
+fn namespace_thread(
+    pid: i64,
+) -> io::Result<(std::net::TcpListener, mpsc::UnboundedSender<SocketRequest>)> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<SocketRequest>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let path = format!("/proc/{pid}/ns/net");
+    std::thread::Builder::new()
+        .name(format!("squall-netns-{pid}"))
+        .spawn(move || {
+            let entered = std::fs::File::open(&path).and_then(|ns| {
+                // SAFETY: setns on a valid namespace fd; it changes only this thread.
+                if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                listen()
+            });
+            let ok = entered.is_ok();
+            let _ = ready_tx.send(entered);
+            if !ok {
+                return;
+            }
+            while let Some(reply) = rx.blocking_recv() {
+                let _ = reply.send(upstream_socket());
+            }
+        })?;
+    let listener = ready_rx
+        .recv()
+        .map_err(|_| io::Error::other("the namespace thread died"))??;
+    Ok((listener, tx))
+}
+
+fn listen() -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, PROXY_PORT)).into())?;
+    socket.listen(1024)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+fn upstream_socket() -> io::Result<Socket> {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    socket.set_mark(PROXY_MARK)?;
+    socket.set_tcp_nodelay(true)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket)
+}
+
+/// The destination a redirected connection was meant for.
+fn original_dst(stream: &TcpStream) -> io::Result<SocketAddrV4> {
+    // SAFETY: a zeroed sockaddr_in is valid; getsockopt writes at most `len` bytes.
+    let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    let r = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_IP,
+            SO_ORIGINAL_DST,
+            (&mut addr as *mut libc::sockaddr_in).cast(),
+            &mut len,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(SocketAddrV4::new(
+        Ipv4Addr::from(u32::from_be(addr.sin_addr.s_addr)),
+        u16::from_be(addr.sin_port),
+    ))
+}
+
+async fn serve(
+    client: TcpStream,
+    peer: SocketAddr,
+    sockets: mpsc::UnboundedSender<SocketRequest>,
+    delays: Delays,
+) -> io::Result<()> {
+    let target = original_dst(&client)?;
+    let (reply_tx, reply_rx) = oneshot::channel();
+    sockets
+        .send(reply_tx)
+        .map_err(|_| io::Error::other("the namespace thread is gone"))?;
+    let socket = reply_rx.await.map_err(io::Error::other)??;
+    // SAFETY: the fd comes from a socket2 Socket we own.
+    let std_stream = unsafe {
+        std::net::TcpStream::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(OwnedFd::from(socket)))
+    };
+    let upstream = tokio::net::TcpSocket::from_std_stream(std_stream);
+    let upstream = tokio::time::timeout(CONNECT_TIMEOUT, upstream.connect(target.into()))
+        .await
+        .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+    client.set_nodelay(true)?;
+    let from = match peer.ip() {
+        std::net::IpAddr::V4(ip) => ip,
+        std::net::IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+    };
+    let to = *target.ip();
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut upstream_read, mut upstream_write) = upstream.into_split();
+    let requests = async move {
+        let _ = tokio::io::copy(&mut client_read, &mut upstream_write).await;
+        let _ = upstream_write.shutdown().await;
+    };
+    let (chunks_tx, mut chunks_rx) = mpsc::channel::<(Instant, Vec<u8>)>(CHUNKS_IN_FLIGHT);
+    let reader = async move {
+        let mut rng = Jitter::new(u64::from(u32::from(from)) << 16 | u64::from(peer.port()));
+        let mut last = Instant::now();
+        loop {
+            let mut buf = vec![0u8; CHUNK_BYTES];
+            let n = match upstream_read.read(&mut buf).await {
+                Ok(0) | Err(_) => 0,
+                Ok(n) => n,
+            };
+            buf.truncate(n);
+            let (delay, jitter) = delays.get(from, to);
+            let release = (Instant::now() + delay + rng.upto(jitter)).max(last);
+            last = release;
+            if chunks_tx.send((release, buf)).await.is_err() || n == 0 {
+                break;
+            }
+        }
+    };
+    let writer = async move {
+        while let Some((release, chunk)) = chunks_rx.recv().await {
+            if release > Instant::now() {
+                tokio::time::sleep_until(release).await;
+            }
+            if chunk.is_empty() {
+                break;
+            }
+            if client_write.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+        let _ = client_write.shutdown().await;
+    };
+    tokio::join!(requests, reader, writer);
+    Ok(())
+}
+
+/// A small xorshift for jitter: not reproducible anyway (real time).
+struct Jitter(u64);
+
+impl Jitter {
+    fn new(seed: u64) -> Jitter {
+        Jitter(seed | 1)
+    }
+
+    fn upto(&mut self, max: Duration) -> Duration {
+        if max.is_zero() {
+            return Duration::ZERO;
+        }
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        let nanos = max.as_nanos() as u64;
+        Duration::from_nanos(self.0 % (nanos + 1))
+    }
+}

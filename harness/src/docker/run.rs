@@ -1,0 +1,318 @@
+//! One scenario on the engine, from the first container to the last removal.
+//!
+//! The order: reach the engine, check the images, plan, open the journal,
+//! create the topology, then run the workload and the fault schedule side by
+//! side on real time, heal every fault, read the instances' counters, and
+//! remove everything. Ctrl-C and SIGTERM stop the load phase and still heal;
+//! a panic or an early return drops a guard that heals by the run's labels.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::image::FIXTURE_IMAGE;
+use super::journal::Journal;
+use super::session::{InstanceSpec, Session};
+use super::{connect, heal, image, DockerError};
+use crate::engine::{RunError, RunOptions};
+use crate::fault::{self, Effect, PlannedFault};
+use crate::record::{AppliedFault, RunRecord};
+use crate::scenario::Scenario;
+use crate::topology::{derive_seed, instance_configs};
+use crate::workload::arrivals;
+
+/// Time between the end of setup and the first scheduled request.
+const LEAD: Duration = Duration::from_millis(200);
+
+/// A run id: short, unique enough on one engine, usable in container names
+/// and nft table names (`[a-z0-9]`).
+pub fn new_run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let mixed = derive_seed(nanos, u64::from(std::process::id()));
+    format!("r{:08x}", mixed as u32)
+}
+
+/// Heals the run by its labels if dropped while armed (a panic, an early return).
+struct Guard(Arc<Mutex<Option<String>>>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let run = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(run) = run {
+            eprintln!("{:>12}  run {run} after an abort", "Healing");
+            if let Err(e) = heal::heal_run_blocking(&run) {
+                eprintln!("error: cannot heal run {run}: {e} (hint: `squall heal --run {run}`)");
+            }
+        }
+    }
+}
+
+/// Runs `scenario` on the Docker engine (`DOCKER_HOST` honoured).
+pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError> {
+    run_with(scenario, opts, |_| {})
+}
+
+/// [`run`], handing the session's fault actuations (scheduled, confirmed) to
+/// `actuations` before teardown (for the benchmark).
+pub fn run_with(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    actuations: impl FnOnce(&[super::session::Actuation]),
+) -> Result<RunRecord, RunError> {
+    let armed = Arc::new(Mutex::new(None));
+    let guard = Guard(armed.clone());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| RunError::Backend(format!("cannot start the tokio runtime: {e}")))?;
+    let result = runtime.block_on(run_async(scenario, opts, &armed, actuations));
+    drop(runtime);
+    drop(guard);
+    result
+}
+
+/// The instances' specs: image and port from `[docker]` and
+/// `[services.X.docker]`, else the fixture's.
+pub fn specs(scenario: &Scenario, seed: u64) -> Result<Vec<InstanceSpec>, RunError> {
+    let default_image = match scenario.docker.as_ref().map(|d| d.get("image")) {
+        None | Some(None) => FIXTURE_IMAGE.to_owned(),
+        Some(Some(toml::Value::String(s))) => s.clone(),
+        Some(Some(_)) => {
+            return Err(RunError::Unsupported(
+                "`[docker] image` must be a string".to_owned(),
+            ))
+        }
+    };
+    let mut out = Vec::new();
+    for config in instance_configs(scenario, seed)? {
+        let svc = &scenario.services[&config.service];
+        let (mut image, mut port) = (default_image.clone(), crate::topology::PORT);
+        if let Some(d) = &svc.docker {
+            if let Some(v) = d.get("image") {
+                image = v
+                    .as_str()
+                    .ok_or_else(|| {
+                        RunError::Unsupported(format!(
+                            "`[services.{}.docker] image` must be a string",
+                            config.service
+                        ))
+                    })?
+                    .to_owned();
+            }
+            if let Some(v) = d.get("port") {
+                port = v
+                    .as_integer()
+                    .and_then(|p| u16::try_from(p).ok())
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| {
+                        RunError::Unsupported(format!(
+                            "`[services.{}.docker] port` must be in 1..=65535",
+                            config.service
+                        ))
+                    })?;
+            }
+        }
+        out.push(InstanceSpec {
+            instance: config.instance.clone(),
+            service: config.service.clone(),
+            image,
+            port,
+            config,
+        });
+    }
+    Ok(out)
+}
+
+/// Links whose traffic must go through the latency proxy: every link any
+/// latency fault of the plan touches.
+pub fn intercepted(plan: &[PlannedFault]) -> Vec<(String, String)> {
+    let set: BTreeSet<(String, String)> = plan
+        .iter()
+        .flat_map(|f| &f.effects)
+        .filter_map(|e| match e {
+            Effect::Delay { a, b, .. } => Some((a.clone(), b.clone())),
+            _ => None,
+        })
+        .collect();
+    set.into_iter().collect()
+}
+
+async fn signalled() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return "SIGINT";
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
+}
+
+async fn run_async(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    armed: &Mutex<Option<String>>,
+    actuations: impl FnOnce(&[super::session::Actuation]),
+) -> Result<RunRecord, RunError> {
+    let seed = opts.seed.unwrap_or(scenario.seed);
+    let duration = opts.duration.unwrap_or(scenario.duration);
+    let specs = specs(scenario, seed)?;
+    let plan = fault::plan(scenario, seed, duration);
+    if let Some(f) = plan.iter().find(|f| f.kind == "error") {
+        if let Some(s) = specs
+            .iter()
+            .find(|s| f.targets.contains(&s.instance) && s.image != FIXTURE_IMAGE)
+        {
+            return Err(RunError::Unsupported(format!(
+                "fault {} (`error`) needs the fixture's admin endpoint, but `{}` runs image `{}`",
+                f.index + 1,
+                s.instance,
+                s.image
+            )));
+        }
+    }
+    let (docker, _) = connect().await?;
+    let images: BTreeSet<&String> = specs.iter().map(|s| &s.image).collect();
+    for i in images {
+        image::ensure(&docker, i).await?;
+    }
+
+    let run = new_run_id();
+    let journal = Journal::create(&run).map_err(|e| {
+        RunError::Backend(format!(
+            "cannot write the journal in {}: {e}",
+            super::journal::dir().display()
+        ))
+    })?;
+    *armed.lock().unwrap_or_else(|e| e.into_inner()) = Some(run.clone());
+    if opts.progress {
+        eprintln!(
+            "{:>12}  run {run} (journal {})",
+            "Docker",
+            journal.path().display()
+        );
+    }
+    let created = tokio::select! {
+        s = Session::create(docker, &run, journal, specs, intercepted(&plan)) => s,
+        sig = signalled() => return Err(RunError::Aborted(format!("{sig} during setup; the run was healed"))),
+    };
+    let mut session = created?;
+
+    let targets: Vec<String> = fault::instances(scenario)
+        .get(&scenario.workload.target)
+        .map(|v| v.iter().filter_map(|i| session.authority(i)).collect())
+        .unwrap_or_default();
+    let schedule = arrivals(
+        scenario.workload.rate,
+        scenario.workload.arrival,
+        duration,
+        derive_seed(seed, 0),
+    );
+    let start = Instant::now() + LEAD;
+    let driver = tokio::spawn(super::driver::drive(
+        targets,
+        scenario.workload.path.clone(),
+        scenario.workload.deadline,
+        schedule,
+        start,
+    ));
+    let driver_abort = driver.abort_handle();
+    let phase = async {
+        faults(&mut session, &plan, start).await?;
+        driver
+            .await
+            .map_err(|e| DockerError::Engine(format!("the workload driver failed: {e}")))
+    };
+    let outcome: Result<_, RunError> = tokio::select! {
+        r = phase => r.map_err(RunError::from),
+        sig = signalled() => Err(RunError::Aborted(format!("{sig} during the run; every fault was healed"))),
+    };
+
+    driver_abort.abort();
+    // Whatever happened: heal, count, remove.
+    let healed = session.heal_all().await;
+    let received = session.received().await;
+    actuations(&session.actuations);
+    let removed = session.teardown().await;
+    let requests = outcome?;
+    healed?;
+    removed?;
+    *armed.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    Ok(RunRecord {
+        backend: "docker",
+        seed,
+        duration,
+        requests,
+        faults: plan
+            .into_iter()
+            .map(|f| AppliedFault {
+                index: f.index,
+                kind: f.kind,
+                detail: f.detail,
+                targets: f.targets,
+                start: f.start,
+                end: f.end,
+            })
+            .collect(),
+        received,
+        // Spans are kept inside each fixture process; reading them back over
+        // the admin port is not built yet, so Docker runs report no traces
+        // and no wasted work.
+        traces: Vec::new(),
+    })
+}
+
+/// Applies the plan's injections and heals at their scheduled times.
+async fn faults(
+    session: &mut Session,
+    plan: &[PlannedFault],
+    start: Instant,
+) -> Result<(), DockerError> {
+    // Heals before injections at equal times, as in the simulator.
+    let mut events: Vec<(Duration, bool, usize)> = Vec::new();
+    for (i, f) in plan.iter().enumerate() {
+        events.push((f.start, true, i));
+        if let Some(end) = f.end {
+            events.push((end, false, i));
+        }
+    }
+    events.sort_by_key(|&(t, inject, i)| (t, inject, i));
+    let mut next = 0;
+    while next < events.len() {
+        let at = events[next].0;
+        tokio::time::sleep_until(start + at).await;
+        let (mut heal, mut inject) = (Vec::new(), Vec::new());
+        while let Some(&(t, is_inject, i)) = events.get(next) {
+            if t != at {
+                break;
+            }
+            let effects = plan[i].effects.iter().cloned();
+            if is_inject {
+                inject.extend(effects);
+            } else {
+                heal.extend(effects);
+            }
+            next += 1;
+        }
+        session.apply(&heal, &inject, start + at).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,580 @@
+//! A live topology on the engine: the run's network, one container per
+//! instance, and the reconciler that turns fault effects into real changes.
+//!
+//! Faults may overlap, so, as in the simulator (`sim/network.rs`), the active
+//! effects are a multiset and each change recomputes the wanted state (down,
+//! paused, nft rules per instance, proxy delays, injected errors) and applies
+//! only the difference. A restarted container has a new process and a new
+//! network namespace: its table, proxy and injected error are installed again.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use bollard::Docker;
+use bytes::Bytes;
+use http::{Method, Request};
+use http_body_util::Full;
+use indexmap::IndexMap;
+use squall_fixture::{HttpClient, InstanceConfig, Tokio};
+use tokio::time::Instant;
+
+use super::container::{self, Spec};
+use super::journal::{Entry, Journal};
+use super::network::{self, Network};
+use super::nft::{self, Rules};
+use super::proxy::{Delays, Proxy};
+use super::DockerError;
+use crate::fault::{Effect, WORKLOAD_HOST};
+
+/// How long an instance may take to answer after its container starts.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long an admin request may take (a paused instance never answers).
+const ADMIN_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// What one instance runs.
+#[derive(Debug, Clone)]
+pub struct InstanceSpec {
+    pub instance: String,
+    pub service: String,
+    pub image: String,
+    pub port: u16,
+    /// The fixture's config; upstream authorities name instances
+    /// (`ledger-1:80`) and are rewritten to addresses.
+    pub config: InstanceConfig,
+}
+
+/// An instance as it runs.
+#[derive(Debug)]
+pub struct Instance {
+    pub service: String,
+    pub container: String,
+    pub address: Ipv4Addr,
+    pub port: u16,
+    pid: i64,
+    proxy: Option<Proxy>,
+    /// Requests counted by earlier lives (read before each kill).
+    received_before: u64,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Proxy")
+    }
+}
+
+/// When a fault change was asked for and when the engine confirmed it.
+#[derive(Debug, Clone, Copy)]
+pub struct Actuation {
+    pub scheduled: Instant,
+    pub confirmed: Instant,
+}
+
+/// The run's topology on the engine.
+pub struct Session {
+    pub docker: Docker,
+    pub run: String,
+    journal: Journal,
+    pub network: Network,
+    pub instances: IndexMap<String, Instance>,
+    intercepted: Vec<(String, String)>,
+    delays: Delays,
+    active: Vec<Effect>,
+    down: BTreeSet<String>,
+    paused: BTreeSet<String>,
+    errors: BTreeMap<String, (u16, u32)>,
+    rules: BTreeMap<String, Rules>,
+    client: HttpClient<Tokio>,
+    /// Every applied change, for the benchmark.
+    pub actuations: Vec<Actuation>,
+}
+
+/// Container name of `instance` in run `run`.
+pub fn container_name(run: &str, instance: &str) -> String {
+    format!("squall-{run}-{instance}")
+}
+
+impl Session {
+    /// Creates the network and the containers, starts them, installs each
+    /// one's nft table (and proxy, for instances on a link in `intercepted`)
+    /// and waits until every instance answers.
+    pub async fn create(
+        docker: Docker,
+        run: &str,
+        mut journal: Journal,
+        specs: Vec<InstanceSpec>,
+        intercepted: Vec<(String, String)>,
+    ) -> Result<Session, DockerError> {
+        if specs.len() > network::MAX_INSTANCES {
+            return Err(DockerError::Unsupported(format!(
+                "{} instances do not fit one network (max {})",
+                specs.len(),
+                network::MAX_INSTANCES
+            )));
+        }
+        let net_name = format!("squall-{run}");
+        let network = network::create(&docker, run, &net_name, |name| {
+            journal
+                .write(&Entry::Network {
+                    name: name.to_owned(),
+                })
+                .map_err(journal_error)
+        })
+        .await?;
+        let places: HashMap<String, (Ipv4Addr, u16)> = specs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.instance.clone(), (network.address(i), s.port)))
+            .collect();
+        let mut instances = IndexMap::new();
+        let mut containers = Vec::new();
+        for spec in &specs {
+            let mut config = spec.config.clone();
+            for replicas in config.upstreams.values_mut() {
+                for authority in replicas.iter_mut() {
+                    let name = authority
+                        .rsplit_once(':')
+                        .map_or(authority.as_str(), |(h, _)| h);
+                    if let Some((ip, port)) = places.get(name) {
+                        *authority = format!("{ip}:{port}");
+                    }
+                }
+            }
+            config.port = spec.port;
+            let (address, port) = places[&spec.instance];
+            let name = container_name(run, &spec.instance);
+            journal
+                .write(&Entry::Container { name: name.clone() })
+                .map_err(journal_error)?;
+            containers.push(Spec {
+                name: name.clone(),
+                instance: spec.instance.clone(),
+                image: spec.image.clone(),
+                address,
+                env: vec![format!("SQUALL_FIXTURE_CONFIG={}", config.to_json())],
+            });
+            instances.insert(
+                spec.instance.clone(),
+                Instance {
+                    service: spec.service.clone(),
+                    container: name,
+                    address,
+                    port,
+                    pid: 0,
+                    proxy: None,
+                    received_before: 0,
+                },
+            );
+        }
+        let mut session = Session {
+            docker,
+            run: run.to_owned(),
+            journal,
+            network,
+            instances,
+            intercepted,
+            delays: Delays::default(),
+            active: Vec::new(),
+            down: BTreeSet::new(),
+            paused: BTreeSet::new(),
+            errors: BTreeMap::new(),
+            rules: BTreeMap::new(),
+            client: HttpClient::new(),
+            actuations: Vec::new(),
+        };
+        let docker = session.docker.clone();
+        let net = session.network.clone();
+        let created = futures_util::future::join_all(containers.iter().map(|spec| {
+            let docker = docker.clone();
+            let net = net.clone();
+            let run = run.to_owned();
+            async move {
+                container::create(&docker, &run, &net, spec).await?;
+                container::start(&docker, &spec.name).await
+            }
+        }))
+        .await;
+        for result in created {
+            result?;
+        }
+        let names: Vec<String> = session.instances.keys().cloned().collect();
+        for name in &names {
+            session.install(name).await?;
+        }
+        for name in &names {
+            session.wait_ready(name).await?;
+        }
+        Ok(session)
+    }
+
+    /// The address of an instance, or of the gateway for the workload.
+    pub fn address(&self, name: &str) -> Option<Ipv4Addr> {
+        if name == WORKLOAD_HOST {
+            return Some(self.network.gateway());
+        }
+        self.instances.get(name).map(|i| i.address)
+    }
+
+    /// The pid of an instance's process (0 while it is down).
+    pub fn pid(&self, name: &str) -> Option<i64> {
+        self.instances.get(name).map(|i| i.pid)
+    }
+
+    /// `ip:port` of an instance.
+    pub fn authority(&self, name: &str) -> Option<String> {
+        self.instances
+            .get(name)
+            .map(|i| format!("{}:{}", i.address, i.port))
+    }
+
+    /// After a (re)start: the new pid, the table, the proxy, the error.
+    async fn install(&mut self, name: &str) -> Result<(), DockerError> {
+        let table = nft::table_name(&self.run);
+        let container = self.instances[name].container.clone();
+        let (pid, _) = container::state(&self.docker, &container).await?;
+        if pid == 0 {
+            return Err(DockerError::Engine(format!(
+                "container `{container}` is not running (hint: `docker logs {container}`)"
+            )));
+        }
+        self.journal
+            .write(&Entry::Table {
+                container: container.clone(),
+                table: table.clone(),
+            })
+            .map_err(journal_error)?;
+        let rules = self.rules_of(name);
+        nft::run_in(pid, &nft::script(&table, &rules)).await?;
+        self.rules.insert(name.to_owned(), rules);
+        let intercepted = self.intercepted.iter().any(|(a, b)| a == name || b == name);
+        let proxy = if intercepted {
+            Some(Proxy::start(pid, self.delays.clone()).map_err(|e| {
+                DockerError::Engine(format!(
+                    "cannot start the latency proxy in the namespace of `{container}`: {e} (hint: squall needs root for latency faults)"
+                ))
+            })?)
+        } else {
+            None
+        };
+        let instance = &mut self.instances[name];
+        instance.pid = pid;
+        instance.proxy = proxy;
+        Ok(())
+    }
+
+    /// Waits until `name` answers any HTTP request.
+    async fn wait_ready(&self, name: &str) -> Result<(), DockerError> {
+        let authority = self.authority(name).unwrap_or_default();
+        let end = Instant::now() + READY_TIMEOUT;
+        let headers = http::HeaderMap::new();
+        loop {
+            let probe = self.client.get(&authority, "/squall/health", &headers);
+            if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(500), probe).await {
+                return Ok(());
+            }
+            if Instant::now() > end {
+                let container = &self.instances[name].container;
+                return Err(DockerError::Engine(format!(
+                    "instance `{name}` did not answer within {}s (hint: `docker logs {container}`)",
+                    READY_TIMEOUT.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn rules_of(&self, name: &str) -> Rules {
+        let port = self.instances.get(name).map_or(80, |i| i.port);
+        nft::rules_for(
+            name,
+            &self.active,
+            &self.intercepted,
+            |n| self.address(n),
+            port,
+        )
+    }
+
+    /// Removes `heal` from the active effects, adds `inject`, and brings the
+    /// engine to the resulting state. `scheduled` is when this was due.
+    pub async fn apply(
+        &mut self,
+        heal: &[Effect],
+        inject: &[Effect],
+        scheduled: Instant,
+    ) -> Result<(), DockerError> {
+        for effect in heal {
+            if let Some(pos) = self.active.iter().position(|e| e == effect) {
+                self.active.swap_remove(pos);
+            }
+        }
+        let mut restarts = Vec::new();
+        for effect in inject {
+            match effect {
+                Effect::Restart(i) => restarts.push(i.clone()),
+                other => self.active.push(other.clone()),
+            }
+        }
+        self.reconcile_down(&restarts).await?;
+        self.reconcile_paused().await?;
+        self.reconcile_rules().await?;
+        self.reconcile_delays();
+        self.reconcile_errors().await?;
+        self.actuations.push(Actuation {
+            scheduled,
+            confirmed: Instant::now(),
+        });
+        Ok(())
+    }
+
+    async fn reconcile_down(&mut self, restarts: &[String]) -> Result<(), DockerError> {
+        let want: BTreeSet<String> = self
+            .active
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Down(i) => Some(i.clone()),
+                _ => None,
+            })
+            .collect();
+        for gone in want.difference(&self.down).cloned().collect::<Vec<_>>() {
+            self.kill(&gone).await?;
+        }
+        for back in self.down.difference(&want).cloned().collect::<Vec<_>>() {
+            self.start(&back).await?;
+        }
+        for r in restarts.iter().filter(|r| !want.contains(*r)) {
+            self.kill(r).await?;
+            self.start(r).await?;
+        }
+        self.down = want;
+        Ok(())
+    }
+
+    async fn kill(&mut self, name: &str) -> Result<(), DockerError> {
+        if let Some((received, _)) = self.stats(name).await {
+            self.instances[name].received_before += received;
+        }
+        let container = self.instances[name].container.clone();
+        self.journal
+            .write(&Entry::Kill {
+                container: container.clone(),
+            })
+            .map_err(journal_error)?;
+        if self.paused.remove(name) {
+            container::unpause(&self.docker, &container).await?;
+        }
+        container::kill(&self.docker, &container).await?;
+        let instance = &mut self.instances[name];
+        instance.proxy = None;
+        instance.pid = 0;
+        self.rules.remove(name);
+        Ok(())
+    }
+
+    async fn start(&mut self, name: &str) -> Result<(), DockerError> {
+        let container = self.instances[name].container.clone();
+        container::start(&self.docker, &container).await?;
+        self.install(name).await?;
+        self.wait_ready(name).await?;
+        if let Some(&(status, ppm)) = self.errors.get(name) {
+            self.post_error(name, Some((status, ppm))).await;
+        }
+        Ok(())
+    }
+
+    async fn reconcile_paused(&mut self) -> Result<(), DockerError> {
+        let want: BTreeSet<String> = self
+            .active
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Pause(i) if !self.down.contains(i) => Some(i.clone()),
+                _ => None,
+            })
+            .collect();
+        for p in want.difference(&self.paused).cloned().collect::<Vec<_>>() {
+            let container = self.instances[&p].container.clone();
+            self.journal
+                .write(&Entry::Pause {
+                    container: container.clone(),
+                })
+                .map_err(journal_error)?;
+            container::pause(&self.docker, &container).await?;
+        }
+        for p in self.paused.difference(&want).cloned().collect::<Vec<_>>() {
+            let container = self.instances[&p].container.clone();
+            container::unpause(&self.docker, &container).await?;
+        }
+        self.paused = want;
+        Ok(())
+    }
+
+    async fn reconcile_rules(&mut self) -> Result<(), DockerError> {
+        let table = nft::table_name(&self.run);
+        let names: Vec<String> = self.instances.keys().cloned().collect();
+        for name in names {
+            if self.down.contains(&name) {
+                continue;
+            }
+            let want = self.rules_of(&name);
+            if self.rules.get(&name) == Some(&want) {
+                continue;
+            }
+            let pid = self.instances[&name].pid;
+            nft::run_in(pid, &nft::script(&table, &want)).await?;
+            self.rules.insert(name, want);
+        }
+        Ok(())
+    }
+
+    fn reconcile_delays(&mut self) {
+        let mut all: HashMap<(Ipv4Addr, Ipv4Addr), (Duration, Duration)> = HashMap::new();
+        for effect in &self.active {
+            if let Effect::Delay {
+                a,
+                b,
+                delay,
+                jitter,
+            } = effect
+            {
+                let (Some(x), Some(y)) = (self.address(a), self.address(b)) else {
+                    continue;
+                };
+                for key in [(x, y), (y, x)] {
+                    let slot = all.entry(key).or_default();
+                    slot.0 += *delay;
+                    slot.1 += *jitter;
+                }
+            }
+        }
+        self.delays.set(all);
+    }
+
+    async fn reconcile_errors(&mut self) -> Result<(), DockerError> {
+        let mut want: BTreeMap<String, (u16, u32)> = BTreeMap::new();
+        for effect in &self.active {
+            if let Effect::Error {
+                instance,
+                status,
+                ppm,
+            } = effect
+            {
+                want.insert(instance.clone(), (*status, *ppm));
+            }
+        }
+        let keys: BTreeSet<String> = want.keys().chain(self.errors.keys()).cloned().collect();
+        for k in keys {
+            let new = want.get(&k).copied();
+            if new == self.errors.get(&k).copied() {
+                continue;
+            }
+            if new.is_some() {
+                let container = self.instances[&k].container.clone();
+                self.journal
+                    .write(&Entry::Error { container })
+                    .map_err(journal_error)?;
+            }
+            if !self.down.contains(&k) {
+                self.post_error(&k, new).await;
+            }
+        }
+        self.errors = want;
+        Ok(())
+    }
+
+    /// Sets or clears the injected error of `name` through its admin endpoint.
+    async fn post_error(&self, name: &str, error: Option<(u16, u32)>) {
+        let Some(authority) = self.authority(name) else {
+            return;
+        };
+        let (method, uri) = match error {
+            Some((status, ppm)) => (
+                Method::POST,
+                format!(
+                    "http://{authority}/squall/error?status={status}&rate={}",
+                    f64::from(ppm) / 1e6
+                ),
+            ),
+            None => (Method::DELETE, format!("http://{authority}/squall/error")),
+        };
+        let Ok(request) = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Full::new(Bytes::new()))
+        else {
+            return;
+        };
+        match tokio::time::timeout(ADMIN_TIMEOUT, self.client.send(request)).await {
+            Ok(Ok(r)) if r.status().is_success() => {}
+            other => tracing::warn!(
+                instance = name,
+                ?other,
+                "the admin endpoint did not take the error"
+            ),
+        }
+    }
+
+    /// `(received, completed)` of the current life of `name`.
+    pub async fn stats(&self, name: &str) -> Option<(u64, u64)> {
+        let authority = self.authority(name)?;
+        let request = Request::get(format!("http://{authority}/squall/stats"))
+            .body(Full::new(Bytes::new()))
+            .ok()?;
+        let reply = tokio::time::timeout(ADMIN_TIMEOUT, self.client.send(request))
+            .await
+            .ok()?
+            .ok()?;
+        let json: serde_json::Value = serde_json::from_slice(reply.body()).ok()?;
+        Some((json["received"].as_u64()?, json["completed"].as_u64()?))
+    }
+
+    /// Heals every active effect.
+    pub async fn heal_all(&mut self) -> Result<(), DockerError> {
+        let active = self.active.clone();
+        self.apply(&active, &[], Instant::now()).await
+    }
+
+    /// Requests that reached each instance over all its lives, by service.
+    pub async fn received(&self) -> IndexMap<String, IndexMap<String, u64>> {
+        let mut out: IndexMap<String, IndexMap<String, u64>> = IndexMap::new();
+        for (name, instance) in &self.instances {
+            let now = if self.down.contains(name) {
+                0
+            } else {
+                self.stats(name).await.map_or(0, |(r, _)| r)
+            };
+            out.entry(instance.service.clone())
+                .or_default()
+                .insert(name.clone(), instance.received_before + now);
+        }
+        out
+    }
+
+    /// Removes every container and the network, then the journal.
+    pub async fn teardown(mut self) -> Result<(), DockerError> {
+        for instance in self.instances.values_mut() {
+            instance.proxy = None;
+        }
+        let docker = self.docker.clone();
+        let removed = futures_util::future::join_all(
+            self.instances
+                .values()
+                .map(|i| container::remove(&docker, &i.container)),
+        )
+        .await;
+        let mut first_error = removed.into_iter().find_map(Result::err);
+        if let Err(e) = network::remove(&self.docker, &self.network.name).await {
+            first_error.get_or_insert(e);
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => self.journal.finish().map_err(journal_error),
+        }
+    }
+}
+
+fn journal_error(e: std::io::Error) -> DockerError {
+    DockerError::Engine(format!(
+        "cannot write the journal in {}: {e}",
+        super::journal::dir().display()
+    ))
+}

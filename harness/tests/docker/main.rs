@@ -1,0 +1,110 @@
+//! The Docker backend against the real engine. These tests need a Docker
+//! engine and root (nft in container namespaces); when the engine cannot be
+//! reached they FAIL with a message saying so, never skip.
+//!
+//! The fixture image is built once per test binary, offline (static binary,
+//! `FROM scratch`). Tests run one at a time (a lock): timings on two cores
+//! must not be disturbed by another run. Every test ends by checking that
+//! nothing of squall's is left on the engine.
+
+mod faults;
+mod heal;
+mod scenarios;
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use bollard::Docker;
+
+/// One Docker test at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+static IMAGE: OnceLock<Result<(), String>> = OnceLock::new();
+
+/// Takes the lock, makes sure the engine answers and the fixture image exists.
+pub fn setup() -> MutexGuard<'static, ()> {
+    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let built = IMAGE.get_or_init(|| {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let binary =
+            squall::docker::image::build_static_fixture(workspace).map_err(|e| e.to_string())?;
+        rt().block_on(async {
+            let (docker, _) = squall::docker::connect().await.map_err(|e| e.to_string())?;
+            squall::docker::image::build(&docker, &binary)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        })
+    });
+    if let Err(e) = built {
+        panic!("the Docker tests need a reachable Docker engine and the fixture image: {e}");
+    }
+    guard
+}
+
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+pub async fn docker() -> Docker {
+    match squall::docker::connect().await {
+        Ok((d, _)) => d,
+        Err(e) => panic!("the Docker tests need a reachable Docker engine: {e}"),
+    }
+}
+
+/// Everything of squall's on the engine (of one run, or all): containers,
+/// networks, and squall nft tables in the host's namespace.
+pub async fn leftovers(run: Option<&str>) -> Vec<String> {
+    let docker = docker().await;
+    let mut out: Vec<String> = squall::docker::container::list(&docker, run)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| format!("container {} ({})", c.name, c.state))
+        .collect();
+    out.extend(
+        squall::docker::heal::networks(&docker, run)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| format!("network {n}")),
+    );
+    if let Ok(o) = std::process::Command::new("nft")
+        .args(["list", "tables"])
+        .output()
+    {
+        out.extend(
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter(|l| l.contains("squall_"))
+                .map(|l| format!("host {l}")),
+        );
+    }
+    out
+}
+
+/// Asserts that nothing of squall's is left.
+pub async fn assert_clean(run: Option<&str>) {
+    let left = leftovers(run).await;
+    assert!(left.is_empty(), "squall left this on the engine: {left:#?}");
+}
+
+/// Heals a run if the test panics before its own teardown.
+pub struct Cleanup(pub String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = squall::docker::heal::heal_run_blocking(&self.0);
+        }
+    }
+}
+
+/// A scenario from TOML text.
+pub fn scenario(text: &str) -> squall::scenario::Scenario {
+    squall::scenario::parse(text, Path::new("test.toml")).unwrap()
+}
