@@ -74,6 +74,20 @@ pub struct PlannedFault {
     pub effects: Vec<Effect>,
 }
 
+impl From<PlannedFault> for crate::record::AppliedFault {
+    /// The fault as a backend applied it: its plan, without the effects.
+    fn from(f: PlannedFault) -> Self {
+        crate::record::AppliedFault {
+            index: f.index,
+            kind: f.kind,
+            detail: f.detail,
+            targets: f.targets,
+            start: f.start,
+            end: f.end,
+        }
+    }
+}
+
 /// Resolves the scenario's faults for a load phase of `duration` (which may be
 /// shorter than the scenario's own, with `--duration`): faults that would start
 /// after it are left out, faults that would heal after it last to the end.

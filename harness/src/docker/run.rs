@@ -261,17 +261,7 @@ async fn run_async(
         seed,
         duration,
         requests,
-        faults: plan
-            .into_iter()
-            .map(|f| AppliedFault {
-                index: f.index,
-                kind: f.kind,
-                detail: f.detail,
-                targets: f.targets,
-                start: f.start,
-                end: f.end,
-            })
-            .collect(),
+        faults: plan.into_iter().map(AppliedFault::from).collect(),
         received,
         // Spans are kept inside each fixture process; reading them back over
         // the admin port is not built yet, so Docker runs report no traces

@@ -186,17 +186,7 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError
         seed,
         duration,
         requests,
-        faults: plan
-            .into_iter()
-            .map(|f| AppliedFault {
-                index: f.index,
-                kind: f.kind,
-                detail: f.detail,
-                targets: f.targets,
-                start: f.start,
-                end: f.end,
-            })
-            .collect(),
+        faults: plan.into_iter().map(AppliedFault::from).collect(),
         received,
         traces,
     };
