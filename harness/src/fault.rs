@@ -7,6 +7,7 @@
 //! may overlap, it keeps the multiset of active effects and reconciles the real
 //! state with it, so healing one fault never undoes another.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -58,6 +59,40 @@ pub enum Effect {
         status: u16,
         ppm: u32,
     },
+}
+
+/// The injected error each instance should have under the `active` effects
+/// (`(status, ppm)`; overlapping error faults on one instance: the later one
+/// wins), and the changes from `applied` that bring it there, in name order.
+/// Both backends apply the changes their own way.
+#[allow(clippy::type_complexity)]
+pub fn error_changes(
+    active: &[Effect],
+    applied: &BTreeMap<String, (u16, u32)>,
+) -> (
+    BTreeMap<String, (u16, u32)>,
+    Vec<(String, Option<(u16, u32)>)>,
+) {
+    let mut want: BTreeMap<String, (u16, u32)> = BTreeMap::new();
+    for effect in active {
+        if let Effect::Error {
+            instance,
+            status,
+            ppm,
+        } = effect
+        {
+            want.insert(instance.clone(), (*status, *ppm));
+        }
+    }
+    let keys: BTreeSet<&String> = want.keys().chain(applied.keys()).collect();
+    let changes = keys
+        .into_iter()
+        .filter_map(|k| {
+            let new = want.get(k).copied();
+            (new != applied.get(k).copied()).then(|| (k.clone(), new))
+        })
+        .collect();
+    (want, changes)
 }
 
 /// A `[[faults]]` entry, resolved for one run.

@@ -26,6 +26,17 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// How a workload request that got an answer (or a connection error)
+    /// before its deadline ended.
+    pub fn of_reply(reply: Result<squall_fixture::Reply, squall_fixture::ClientError>) -> Self {
+        match reply {
+            Ok(r) if r.status == 200 && r.degraded.is_empty() => Outcome::Ok,
+            Ok(r) if r.status == 200 => Outcome::Degraded(r.degraded),
+            Ok(r) => Outcome::Error(r.status),
+            Err(_) => Outcome::Failed,
+        }
+    }
+
     /// Whether the request counts as a success, given how degraded answers count.
     pub fn is_success(&self, degraded_is_success: bool) -> bool {
         match self {

@@ -450,23 +450,8 @@ impl Session {
     }
 
     async fn reconcile_errors(&mut self) -> Result<(), DockerError> {
-        let mut want: BTreeMap<String, (u16, u32)> = BTreeMap::new();
-        for effect in &self.active {
-            if let Effect::Error {
-                instance,
-                status,
-                ppm,
-            } = effect
-            {
-                want.insert(instance.clone(), (*status, *ppm));
-            }
-        }
-        let keys: BTreeSet<String> = want.keys().chain(self.errors.keys()).cloned().collect();
-        for k in keys {
-            let new = want.get(&k).copied();
-            if new == self.errors.get(&k).copied() {
-                continue;
-            }
+        let (want, changes) = crate::fault::error_changes(&self.active, &self.errors);
+        for (k, new) in changes {
             if new.is_some() {
                 let container = self.instances[&k].container.clone();
                 self.journal

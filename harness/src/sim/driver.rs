@@ -65,12 +65,7 @@ impl Driver {
                 let (latency, outcome) = match answer {
                     Err(_) => (deadline, Outcome::Timeout),
                     Ok(reply) => {
-                        let outcome = match reply {
-                            Ok(r) if r.status == 200 && r.degraded.is_empty() => Outcome::Ok,
-                            Ok(r) if r.status == 200 => Outcome::Degraded(r.degraded),
-                            Ok(r) => Outcome::Error(r.status),
-                            Err(_) => Outcome::Failed,
-                        };
+                        let outcome = Outcome::of_reply(reply);
                         (Instant::now() - sent, outcome)
                     }
                 };

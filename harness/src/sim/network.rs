@@ -198,24 +198,8 @@ impl Network {
     }
 
     fn reconcile_errors(&mut self) {
-        let mut want: BTreeMap<String, (u16, u32)> = BTreeMap::new();
-        for effect in &self.active {
-            if let Effect::Error {
-                instance,
-                status,
-                ppm,
-            } = effect
-            {
-                // Overlapping error faults on one instance: the later one wins.
-                want.insert(instance.clone(), (*status, *ppm));
-            }
-        }
-        let keys: BTreeSet<String> = want.keys().chain(self.errors.keys()).cloned().collect();
-        for k in keys {
-            let new = want.get(&k).copied();
-            if new == self.errors.get(&k).copied() {
-                continue;
-            }
+        let (want, changes) = crate::fault::error_changes(&self.active, &self.errors);
+        for (k, new) in changes {
             if let Some(control) = self.controls.get(&k) {
                 control.set_error(new.map(|(status, ppm)| InjectedError {
                     status,
