@@ -208,6 +208,16 @@ pub fn main() -> i32 {
         ColorWhen::Always => anstream::ColorChoice::Always,
         ColorWhen::Never => anstream::ColorChoice::Never,
     });
+    // Warnings from the backends (an admin endpoint that did not answer, spans that could
+    // not be read back) on stderr; `SQUALL_LOG=debug` (an `EnvFilter`) shows more.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SQUALL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .try_init();
     match cli.command {
         Command::Run(args) => run(args),
         Command::Check(args) => check::check(&args.scenarios, args.json, args.max_amplification),

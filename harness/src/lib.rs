@@ -27,4 +27,5 @@ pub mod scenario;
 pub mod sim;
 pub mod stats;
 pub mod topology;
+pub mod trace;
 pub mod workload;

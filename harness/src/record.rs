@@ -92,7 +92,7 @@ pub struct RunRecord {
     /// Requests that reached each instance, grouped by service (file order).
     pub received: IndexMap<String, IndexMap<String, u64>>,
     /// Per workload request (same index as `requests`), the hops that served
-    /// it, in start order; empty when the backend keeps no traces.
+    /// it, in start order ([`crate::trace`]); a request no instance saw has none.
     pub traces: Vec<Vec<Hop>>,
 }
 

@@ -3,13 +3,15 @@
 //!
 //! Each request is sent at its scheduled instant, whatever happened to the
 //! ones before (open loop); its latency runs from that scheduled instant, so
-//! a stalled system or a late driver cannot hide its slow periods. The
-//! records are the simulator's [`RequestRecord`]s.
+//! a stalled system or a late driver cannot hide its slow periods. Each
+//! request carries its deadline (`squall-deadline`) and its number
+//! (`x-request-id`, which joins the spans into traces), as in the simulator.
+//! The records are the simulator's [`RequestRecord`]s.
 
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue};
-use squall_fixture::{HttpClient, Tokio};
+use squall_fixture::{clock, deadline, HttpClient, Tokio};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -47,6 +49,14 @@ pub async fn drive(
             if let Ok(id) = HeaderValue::from_str(&i.to_string()) {
                 headers.insert("x-request-id", id);
             }
+            // The caller's deadline travels with the request, from its scheduled send
+            // time on the clock the containers share (the host's); services with
+            // `propagate_deadline` honour it, the others ignore it.
+            let late = Instant::now().saturating_duration_since(sent);
+            headers.insert(
+                deadline::DEADLINE_HEADER,
+                deadline::header_value((clock::shared_now() + deadline).saturating_sub(late)),
+            );
             let answer =
                 tokio::time::timeout_at(sent + deadline, client.get(&target, &path, &headers))
                     .await;

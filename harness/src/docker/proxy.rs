@@ -13,9 +13,11 @@
 //! `setns`-ed into `/proc/<pid>/ns/net` creates the listener and every
 //! upstream socket (marked [`PROXY_MARK`]); tokio serves them on the normal
 //! runtime. The proxy reads the real destination with
-//! `getsockopt(SOL_IP, SO_ORIGINAL_DST)` and connects there. Data towards the
-//! caller is held `delay + uniform(0, jitter)` from its arrival, in order, so
-//! a request/response round trip gains `delay`. Requests pass undelayed.
+//! `getsockopt(SOL_IP, SO_ORIGINAL_DST)` and connects there. Data in each
+//! direction is held `delay / 2 + uniform(0, jitter / 2)` from its arrival, in
+//! order, so a request/response round trip gains `delay`, split as on the
+//! simulator's symmetric links: a request reaches the instance late, which is
+//! what makes a callee work for a caller that already gave up.
 
 use std::collections::HashMap;
 use std::io;
@@ -26,6 +28,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
@@ -206,25 +209,46 @@ async fn serve(
         std::net::IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
     };
     let to = *target.ip();
-    let (mut client_read, mut client_write) = client.into_split();
-    let (mut upstream_read, mut upstream_write) = upstream.into_split();
-    let requests = async move {
-        let _ = tokio::io::copy(&mut client_read, &mut upstream_write).await;
-        let _ = upstream_write.shutdown().await;
-    };
+    let (client_read, client_write) = client.into_split();
+    let (upstream_read, upstream_write) = upstream.into_split();
+    // Each direction gains half the delay and jitter, as on the simulator's symmetric links:
+    // a request sent late still arrives late, after a caller that gave up on it.
+    let seed = u64::from(u32::from(from)) << 16 | u64::from(peer.port());
+    let requests = delayed(
+        client_read,
+        upstream_write,
+        delays.clone(),
+        (from, to),
+        seed,
+    );
+    let answers = delayed(upstream_read, client_write, delays, (from, to), !seed);
+    tokio::join!(requests, answers);
+    Ok(())
+}
+
+/// Copies `read` to `write`, holding each chunk half the link's delay plus up to half its
+/// jitter from its arrival, in order. The end of the stream is passed on (a shutdown) after
+/// the same hold, behind the data: bytes sent before a close still arrive, as on a network.
+async fn delayed(
+    mut read: OwnedReadHalf,
+    mut write: OwnedWriteHalf,
+    delays: Delays,
+    (from, to): (Ipv4Addr, Ipv4Addr),
+    seed: u64,
+) {
     let (chunks_tx, mut chunks_rx) = mpsc::channel::<(Instant, Vec<u8>)>(CHUNKS_IN_FLIGHT);
     let reader = async move {
-        let mut rng = Jitter::new(u64::from(u32::from(from)) << 16 | u64::from(peer.port()));
+        let mut rng = Jitter::new(seed);
         let mut last = Instant::now();
         loop {
             let mut buf = vec![0u8; CHUNK_BYTES];
-            let n = match upstream_read.read(&mut buf).await {
+            let n = match read.read(&mut buf).await {
                 Ok(0) | Err(_) => 0,
                 Ok(n) => n,
             };
             buf.truncate(n);
             let (delay, jitter) = delays.get(from, to);
-            let release = (Instant::now() + delay + rng.upto(jitter)).max(last);
+            let release = (Instant::now() + delay / 2 + rng.upto(jitter / 2)).max(last);
             last = release;
             if chunks_tx.send((release, buf)).await.is_err() || n == 0 {
                 break;
@@ -239,14 +263,13 @@ async fn serve(
             if chunk.is_empty() {
                 break;
             }
-            if client_write.write_all(&chunk).await.is_err() {
+            if write.write_all(&chunk).await.is_err() {
                 break;
             }
         }
-        let _ = client_write.shutdown().await;
+        let _ = write.shutdown().await;
     };
-    tokio::join!(requests, reader, writer);
-    Ok(())
+    tokio::join!(reader, writer);
 }
 
 /// A small xorshift for jitter: not reproducible anyway (real time).

@@ -2,8 +2,8 @@
 //!
 //! The order: reach the engine, check the images, plan, open the journal,
 //! create the topology, then run the workload and the fault schedule side by
-//! side on real time, heal every fault, read the instances' counters, and
-//! remove everything. Ctrl-C and SIGTERM stop the load phase and still heal;
+//! side on real time, heal every fault, read the instances' counters and
+//! spans (joined into traces as in the simulator), and remove everything. Ctrl-C and SIGTERM stop the load phase and still heal;
 //! a panic or an early return drops a guard that heals by the run's labels.
 
 use std::collections::BTreeSet;
@@ -21,6 +21,7 @@ use crate::fault::{self, Effect, PlannedFault};
 use crate::record::{AppliedFault, RunRecord};
 use crate::scenario::Scenario;
 use crate::topology::{derive_seed, instance_configs};
+use crate::trace::Traces;
 use crate::workload::arrivals;
 
 /// Time between the end of setup and the first scheduled request.
@@ -250,24 +251,33 @@ async fn run_async(
     // Whatever happened: heal, count, remove.
     let healed = session.heal_all().await;
     let received = session.received().await;
+    let recorded = if outcome.is_ok() {
+        session.spans().await
+    } else {
+        Vec::new()
+    };
     actuations(&session.actuations);
     let removed = session.teardown().await;
     let requests = outcome?;
     healed?;
     removed?;
     *armed.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    Ok(RunRecord {
+    let mut traces = Traces::new(requests.len());
+    for mut life in recorded {
+        let spans = std::mem::take(&mut life.spans);
+        traces.add(&life.instance, spans, |t| life.since(t, start));
+    }
+    let mut record = RunRecord {
         backend: "docker",
         seed,
         duration,
         requests,
         faults: plan.into_iter().map(AppliedFault::from).collect(),
         received,
-        // Spans are kept inside each fixture process; reading them back over
-        // the admin port is not built yet, so Docker runs report no traces
-        // and no wasted work.
-        traces: Vec::new(),
-    })
+        traces: traces.finish(),
+    };
+    record.compute_wasted();
+    Ok(record)
 }
 
 /// Applies the plan's injections and heals at their scheduled times.

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http::{Method, Request};
 use http_body_util::Full;
 use indexmap::IndexMap;
-use squall_fixture::{HttpClient, InstanceConfig, Tokio};
+use squall_fixture::{HttpClient, InstanceConfig, Span, Tokio};
 use tokio::time::Instant;
 
 use super::container::{self, Spec};
@@ -32,6 +32,34 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// How long an admin request may take (a paused instance never answers).
 const ADMIN_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// How long reading an instance's spans may take (a minute of load is a few MB of JSON).
+const SPANS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The spans one life of an instance recorded, and how its clock lines up with ours.
+///
+/// A fixture's span times are on its own monotonic clock (time since the process started,
+/// [`squall_fixture::clock::now`]); `GET /squall/clock` read `clock` on it at our instant
+/// `at` (the midpoint of the fastest of a few probes, so within half a loopback round trip).
+#[derive(Debug)]
+pub struct Recorded {
+    pub instance: String,
+    pub spans: Vec<Span>,
+    clock: Duration,
+    at: Instant,
+}
+
+impl Recorded {
+    /// `t` on the instance's clock as time since `start` on ours (zero before `start`).
+    pub fn since(&self, t: Duration, start: Instant) -> Duration {
+        let ours = if t >= self.clock {
+            Some(self.at + (t - self.clock))
+        } else {
+            self.at.checked_sub(self.clock - t)
+        };
+        ours.map_or(Duration::ZERO, |i| i.saturating_duration_since(start))
+    }
+}
 
 /// What one instance runs.
 #[derive(Debug, Clone)]
@@ -56,6 +84,8 @@ pub struct Instance {
     proxy: Option<Proxy>,
     /// Requests counted by earlier lives (read before each kill).
     received_before: u64,
+    /// Runs squall's fixture image (so it must serve the admin endpoints).
+    fixture: bool,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -88,6 +118,8 @@ pub struct Session {
     client: HttpClient<Tokio>,
     /// Every applied change, for the benchmark.
     pub actuations: Vec<Actuation>,
+    /// Spans read from lives that have ended (before each kill).
+    recorded: Vec<Recorded>,
 }
 
 /// Container name of `instance` in run `run`.
@@ -164,6 +196,7 @@ impl Session {
                     pid: 0,
                     proxy: None,
                     received_before: 0,
+                    fixture: spec.image == super::image::FIXTURE_IMAGE,
                 },
             );
         }
@@ -181,6 +214,7 @@ impl Session {
             errors: BTreeMap::new(),
             rules: BTreeMap::new(),
             client: HttpClient::new(),
+            recorded: Vec::new(),
             actuations: Vec::new(),
         };
         let docker = session.docker.clone();
@@ -351,8 +385,13 @@ impl Session {
     }
 
     async fn kill(&mut self, name: &str) -> Result<(), DockerError> {
-        if let Some((received, _)) = self.stats(name).await {
-            self.instances[name].received_before += received;
+        // What this life counted and recorded dies with it: read it first, unless it is
+        // paused (it could not answer; the kill is not held up for it).
+        if !self.paused.contains(name) {
+            if let Some((received, _)) = self.stats(name).await {
+                self.instances[name].received_before += received;
+                self.record_spans(name).await;
+            }
         }
         let container = self.instances[name].container.clone();
         self.journal
@@ -532,6 +571,92 @@ impl Session {
                 .insert(name.clone(), instance.received_before + now);
         }
         out
+    }
+
+    /// Reads `name`'s spans (the instance keeps none) with its clock's offset, into the
+    /// session's record. An instance that does not serve `/squall/spans` (an image of its
+    /// own) is skipped; one that should and does not is a warning: its traces are missing.
+    async fn record_spans(&mut self, name: &str) {
+        let Some(authority) = self.authority(name) else {
+            return;
+        };
+        // Only squall's fixture must serve `/squall/`; an image of its own may not.
+        let fixture = self.instances.get(name).is_some_and(|i| i.fixture);
+        let Some((clock, at)) = self.clock(&authority).await else {
+            if fixture {
+                tracing::warn!(instance = name, "no clock reading; its spans are not read");
+            }
+            return;
+        };
+        let read = async {
+            let request = Request::get(format!("http://{authority}/squall/spans"))
+                .body(Full::new(Bytes::new()))
+                .map_err(|e| e.to_string())?;
+            let reply = tokio::time::timeout(SPANS_TIMEOUT, self.client.send(request))
+                .await
+                .map_err(|_| format!("no answer within {}s", SPANS_TIMEOUT.as_secs()))?
+                .map_err(|e| e.to_string())?;
+            if reply.status() == http::StatusCode::NOT_FOUND {
+                return Err(
+                    "it does not serve /squall/spans (an image older than this squall? \
+                     rebuild it with `just fixture-image`)"
+                        .to_owned(),
+                );
+            }
+            if !reply.status().is_success() {
+                return Err(format!("status {}", reply.status()));
+            }
+            serde_json::from_slice::<Vec<Span>>(reply.body()).map_err(|e| e.to_string())
+        };
+        match read.await {
+            Ok(spans) => self.recorded.push(Recorded {
+                instance: name.to_owned(),
+                spans,
+                clock,
+                at,
+            }),
+            Err(e) if fixture => {
+                tracing::warn!(instance = name, error = %e, "cannot read its spans")
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// The instance's clock and our instant when it was read: the fastest of three probes.
+    async fn clock(&self, authority: &str) -> Option<(Duration, Instant)> {
+        let mut best: Option<(Duration, Duration, Instant)> = None;
+        for _ in 0..3 {
+            let request = Request::get(format!("http://{authority}/squall/clock"))
+                .body(Full::new(Bytes::new()))
+                .ok()?;
+            let sent = Instant::now();
+            let reply = tokio::time::timeout(ADMIN_TIMEOUT, self.client.send(request))
+                .await
+                .ok()?
+                .ok()?;
+            let rtt = sent.elapsed();
+            if !reply.status().is_success() {
+                return None;
+            }
+            let json: serde_json::Value = serde_json::from_slice(reply.body()).ok()?;
+            let clock = Duration::from_micros(json["now_us"].as_u64()?);
+            if best.is_none_or(|(fastest, _, _)| rtt < fastest) {
+                best = Some((rtt, clock, sent + rtt / 2));
+            }
+        }
+        best.map(|(_, clock, at)| (clock, at))
+    }
+
+    /// Every span of the run: the lives read before their kills, then every running
+    /// instance's current life (call after healing: a paused instance cannot answer).
+    pub async fn spans(&mut self) -> Vec<Recorded> {
+        let names: Vec<String> = self.instances.keys().cloned().collect();
+        for name in names {
+            if !self.down.contains(&name) && !self.paused.contains(&name) {
+                self.record_spans(&name).await;
+            }
+        }
+        std::mem::take(&mut self.recorded)
     }
 
     /// Removes every container and the network, then the journal.

@@ -418,6 +418,25 @@ fn amplification(record: &RunRecord, service: &str, max: f64) -> Verdict {
 fn wasted_work(record: &RunRecord, max_ratio: f64) -> Verdict {
     let work = record.work(None);
     let ratio = work.wasted_ratio();
+    // No trace at all for a run that sent requests: nothing was measured, and a ratio of
+    // zero would be a pass nobody earned.
+    let unmeasured = !record.requests.is_empty() && record.traces.iter().all(Vec::is_empty);
+    if unmeasured {
+        return Verdict {
+            kind: "wasted_work",
+            label: "wasted work".into(),
+            held: false,
+            observed: None,
+            limit: max_ratio,
+            unit: "ratio",
+            during: "all".into(),
+            worst_window: None,
+            message: "no span was read back from any instance, so wasted work was not measured \
+                (on Docker: an image without `/squall/spans`, e.g. a stale squall-fixture; \
+                rebuild it with `just fixture-image`)"
+                .into(),
+        };
+    }
     let held = ratio <= max_ratio;
     // The service that wasted the most, to say where to look.
     let worst = record

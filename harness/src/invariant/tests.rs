@@ -215,6 +215,32 @@ fn a_window_without_requests_fails_instead_of_passing_silently() {
 }
 
 #[test]
+fn wasted_work_without_any_trace_fails_as_not_measured() {
+    let mut r = record(2, |_| 5, |_| Outcome::Ok, &[]);
+    r.traces = vec![Vec::new(); r.requests.len()];
+    let v = wasted_work(&r, 0.01);
+    assert!(!v.held);
+    assert_eq!(v.observed, None);
+    assert!(v.message.contains("not measured"), "{}", v.message);
+    // One traced hop without work: measured, nothing wasted.
+    r.traces[0].push(crate::record::Hop {
+        instance: "a-1".into(),
+        path: "/".into(),
+        parent: None,
+        start: Duration::ZERO,
+        end: MS,
+        work: None,
+        wasted: Duration::ZERO,
+        status: Some(200),
+        note: None,
+        attempts: Vec::new(),
+    });
+    let v = wasted_work(&r, 0.01);
+    assert!(v.held, "{}", v.message);
+    assert_eq!(v.observed, Some(0.0));
+}
+
+#[test]
 fn amplification_divides_calls_by_offered_requests() {
     let mut r = record(2, |_| 5, |_| Outcome::Ok, &[]);
     let mut db = IndexMap::new();

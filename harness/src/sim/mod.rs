@@ -17,13 +17,14 @@ use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use indexmap::IndexMap;
-use squall_fixture::{AttemptOutcome, Control};
+use squall_fixture::Control;
 
 use crate::engine::{RunError, RunOptions};
 use crate::fault::{self, Effect, WORKLOAD_HOST};
-use crate::record::{AppliedFault, Attempt, Hop, Outcome, RequestRecord, RunRecord};
+use crate::record::{AppliedFault, Outcome, RequestRecord, RunRecord};
 use crate::scenario::Scenario;
 use crate::topology::{authority, derive_seed, instance_configs};
+use crate::trace::Traces;
 use crate::workload::arrivals;
 
 use driver::Driver;
@@ -180,7 +181,14 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError
             .collect();
         received.insert(svc, counts);
     }
-    let traces = traces(&controls, requests.len(), load_start.get());
+    // Span times are on the simulation clock; the load phase began at `load_start`.
+    let mut traces = Traces::new(requests.len());
+    for (instance, control) in &controls {
+        traces.add(instance, control.take_spans(), |t| {
+            t.saturating_sub(load_start.get())
+        });
+    }
+    let traces = traces.finish();
     let mut record = RunRecord {
         backend: "sim",
         seed,
@@ -192,75 +200,4 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError
     };
     record.compute_wasted();
     Ok(record)
-}
-
-/// Every instance's spans joined by workload request id, on the load
-/// phase's timeline (`load_start` is the simulation clock when it began).
-fn traces(
-    controls: &IndexMap<String, Control>,
-    requests: usize,
-    load_start: Duration,
-) -> Vec<Vec<Hop>> {
-    let mut traces: Vec<Vec<Hop>> = vec![Vec::new(); requests];
-    let at = |t: Duration| t.saturating_sub(load_start);
-    for (instance, control) in controls {
-        for span in control.take_spans() {
-            let Some(i) = span
-                .request_id
-                .as_deref()
-                .and_then(|id| id.parse::<usize>().ok())
-                .filter(|i| *i < requests)
-            else {
-                continue;
-            };
-            let end = span.end.unwrap_or(span.start);
-            traces[i].push(Hop {
-                instance: instance.clone(),
-                path: span.path.to_string(),
-                parent: span.parent.as_deref().map(str::to_owned),
-                start: at(span.start),
-                end: at(end),
-                work: span.work.map(|(s, e)| (at(s), at(e.unwrap_or(end)))),
-                wasted: Duration::ZERO,
-                status: span.status,
-                note: span.note,
-                attempts: span
-                    .attempts
-                    .iter()
-                    .map(|a| Attempt {
-                        id: a.id,
-                        service: a.service.to_string(),
-                        to: a
-                            .to
-                            .rsplit_once(':')
-                            .map_or(&*a.to, |(host, _)| host)
-                            .to_owned(),
-                        retry: a.retry,
-                        hedge: a.hedge,
-                        start: at(a.start),
-                        end: at(a.end.unwrap_or(end)),
-                        outcome: outcome_name(a.outcome),
-                    })
-                    .collect(),
-            });
-        }
-    }
-    for hops in &mut traces {
-        // Stable: equal starts keep instance (file) order.
-        hops.sort_by_key(|h| h.start);
-    }
-    traces
-}
-
-fn outcome_name(outcome: AttemptOutcome) -> String {
-    match outcome {
-        AttemptOutcome::Status(status) => status.to_string(),
-        AttemptOutcome::Pending => "pending".into(),
-        AttemptOutcome::Timeout => "timeout".into(),
-        AttemptOutcome::Error => "error".into(),
-        AttemptOutcome::Cancelled => "cancelled".into(),
-        AttemptOutcome::BreakerOpen => "breaker-open".into(),
-        AttemptOutcome::NoBudget => "no-budget".into(),
-        AttemptOutcome::NoTime => "no-time".into(),
-    }
 }

@@ -10,6 +10,7 @@
 mod faults;
 mod heal;
 mod scenarios;
+mod traces;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, OnceLock};
