@@ -16,6 +16,12 @@
 //! `getsockopt(SOL_IP, SO_ORIGINAL_DST)` and connects there. Data towards the
 //! caller is held `delay + uniform(0, jitter)` from its arrival, in order, so
 //! a request/response round trip gains `delay`. Requests pass undelayed.
+//!
+//! A new connection on a delayed link is held as long before the proxy
+//! connects onward, which is what a caller sees when the instance's handshake
+//! answer (its SYN-ACK) is delayed: the instance gets nothing before `delay`,
+//! and a caller that gives up sooner (a timeout, a hedge won elsewhere; its
+//! HTTP/1 connection is then closed) never reaches it, as in the simulator.
 
 use std::collections::HashMap;
 use std::io;
@@ -44,6 +50,10 @@ const CHUNK_BYTES: usize = 16 * 1024;
 
 /// How long the onward connect may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a held new connection's caller may send before the proxy stops
+/// reading it (the rest waits in the kernel).
+const HELD_BYTES_MAX: usize = 64 * 1024;
 
 /// (caller address, instance address) -> (delay, jitter).
 pub type DelayTable = HashMap<(Ipv4Addr, Ipv4Addr), (Duration, Duration)>;
@@ -180,13 +190,46 @@ fn original_dst(stream: &TcpStream) -> io::Result<SocketAddrV4> {
     ))
 }
 
+/// Holds a new connection until `until` (at once if that has passed),
+/// keeping what the caller sends meanwhile; `None` if the caller closed it
+/// first (it then never reaches the instance).
+async fn hold(client: &mut TcpStream, until: Instant) -> Option<Vec<u8>> {
+    let mut held = Vec::new();
+    let mut buf = vec![0u8; CHUNK_BYTES];
+    // Bounded by `until`: every turn either reads or ends.
+    while Instant::now() < until {
+        if held.len() >= HELD_BYTES_MAX {
+            tokio::time::sleep_until(until).await;
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(until) => break,
+            read = client.read(&mut buf) => match read {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => held.extend_from_slice(&buf[..n]),
+            },
+        }
+    }
+    Some(held)
+}
+
 async fn serve(
-    client: TcpStream,
+    mut client: TcpStream,
     peer: SocketAddr,
     sockets: mpsc::UnboundedSender<SocketRequest>,
     delays: Delays,
 ) -> io::Result<()> {
     let target = original_dst(&client)?;
+    let from = match peer.ip() {
+        std::net::IpAddr::V4(ip) => ip,
+        std::net::IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+    };
+    let to = *target.ip();
+    let mut rng = Jitter::new(u64::from(u32::from(from)) << 16 | u64::from(peer.port()));
+    let (delay, jitter) = delays.get(from, to);
+    let Some(held) = hold(&mut client, Instant::now() + delay + rng.upto(jitter)).await else {
+        return Ok(());
+    };
     let (reply_tx, reply_rx) = oneshot::channel();
     sockets
         .send(reply_tx)
@@ -201,20 +244,16 @@ async fn serve(
         .await
         .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
     client.set_nodelay(true)?;
-    let from = match peer.ip() {
-        std::net::IpAddr::V4(ip) => ip,
-        std::net::IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
-    };
-    let to = *target.ip();
     let (mut client_read, mut client_write) = client.into_split();
     let (mut upstream_read, mut upstream_write) = upstream.into_split();
     let requests = async move {
-        let _ = tokio::io::copy(&mut client_read, &mut upstream_write).await;
+        if upstream_write.write_all(&held).await.is_ok() {
+            let _ = tokio::io::copy(&mut client_read, &mut upstream_write).await;
+        }
         let _ = upstream_write.shutdown().await;
     };
     let (chunks_tx, mut chunks_rx) = mpsc::channel::<(Instant, Vec<u8>)>(CHUNKS_IN_FLIGHT);
     let reader = async move {
-        let mut rng = Jitter::new(u64::from(u32::from(from)) << 16 | u64::from(peer.port()));
         let mut last = Instant::now();
         loop {
             let mut buf = vec![0u8; CHUNK_BYTES];
@@ -266,5 +305,44 @@ impl Jitter {
         self.0 ^= self.0 << 17;
         let nanos = max.as_nanos() as u64;
         Duration::from_nanos(self.0 % (nanos + 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connected pair on loopback: (the caller's end, the proxy's end).
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let caller = TcpStream::connect(listener.local_addr().unwrap());
+        let (caller, accepted) = tokio::join!(caller, listener.accept());
+        (caller.unwrap(), accepted.unwrap().0)
+    }
+
+    #[tokio::test]
+    async fn a_held_connection_keeps_what_its_caller_sent_until_the_delay() {
+        let (mut caller, mut accepted) = pair().await;
+        caller.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+        let start = Instant::now();
+        let held = hold(&mut accepted, start + Duration::from_millis(50)).await;
+        assert!(start.elapsed() >= Duration::from_millis(50));
+        assert_eq!(held.as_deref(), Some(&b"GET / HTTP/1.1\r\n\r\n"[..]));
+        // No delay: no wait, nothing read.
+        assert_eq!(hold(&mut accepted, Instant::now()).await, Some(Vec::new()));
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_closes_while_held_never_gets_through() {
+        let (mut caller, mut accepted) = pair().await;
+        caller.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+        drop(caller);
+        let start = Instant::now();
+        let held = hold(&mut accepted, start + Duration::from_secs(5)).await;
+        assert_eq!(held, None);
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "noticed the close at once"
+        );
     }
 }
