@@ -39,7 +39,7 @@ fixture-image:
 
 # Run every scenario on Docker at full length (needs root, nftables and the engine)
 docker-full: fixture-image
-    cargo run --release -- run --backend docker scenarios/*.toml
+    cargo run --release -- run --backend docker scenarios/*.toml scenarios/regressions/*.toml
 
 # Run the Docker backend's tests alone (real engine)
 docker-test:

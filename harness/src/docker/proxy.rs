@@ -18,6 +18,13 @@
 //! order, so a request/response round trip gains `delay`, split as on the
 //! simulator's symmetric links: a request reaches the instance late, which is
 //! what makes a callee work for a caller that already gave up.
+//!
+//! A new connection on a delayed link is also held for a whole `delay` (its
+//! handshake's round trip) before the proxy connects onward, which is what a
+//! caller sees when the instance's SYN-ACK is delayed: the instance gets
+//! nothing before then, and a caller that gives up sooner (a timeout, a hedge
+//! won elsewhere; its HTTP/1 connection is then closed) never reaches it, as
+//! in the simulator, where `connect` itself waits out the link's latency.
 
 use std::collections::HashMap;
 use std::io;
@@ -47,6 +54,10 @@ const CHUNK_BYTES: usize = 16 * 1024;
 
 /// How long the onward connect may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a held new connection's caller may send before the proxy stops
+/// reading it (the rest waits in the kernel).
+const HELD_BYTES_MAX: usize = 64 * 1024;
 
 /// (caller address, instance address) -> (delay, jitter).
 pub type DelayTable = HashMap<(Ipv4Addr, Ipv4Addr), (Duration, Duration)>;
@@ -183,13 +194,47 @@ fn original_dst(stream: &TcpStream) -> io::Result<SocketAddrV4> {
     ))
 }
 
+/// Holds a new connection until `until` (at once if that has passed),
+/// keeping what the caller sends meanwhile; `None` if the caller closed it
+/// first (it then never reaches the instance).
+async fn hold(client: &mut TcpStream, until: Instant) -> Option<Vec<u8>> {
+    let mut held = Vec::new();
+    let mut buf = vec![0u8; CHUNK_BYTES];
+    // Bounded by `until`: every turn either reads or ends.
+    while Instant::now() < until {
+        if held.len() >= HELD_BYTES_MAX {
+            tokio::time::sleep_until(until).await;
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(until) => break,
+            read = client.read(&mut buf) => match read {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => held.extend_from_slice(&buf[..n]),
+            },
+        }
+    }
+    Some(held)
+}
+
 async fn serve(
-    client: TcpStream,
+    mut client: TcpStream,
     peer: SocketAddr,
     sockets: mpsc::UnboundedSender<SocketRequest>,
     delays: Delays,
 ) -> io::Result<()> {
     let target = original_dst(&client)?;
+    let from = match peer.ip() {
+        std::net::IpAddr::V4(ip) => ip,
+        std::net::IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+    };
+    let to = *target.ip();
+    let seed = u64::from(u32::from(from)) << 16 | u64::from(peer.port());
+    let (delay, jitter) = delays.get(from, to);
+    let handshake = delay + Jitter::new(!seed).upto(jitter);
+    let Some(held) = hold(&mut client, Instant::now() + handshake).await else {
+        return Ok(());
+    };
     let (reply_tx, reply_rx) = oneshot::channel();
     sockets
         .send(reply_tx)
@@ -204,32 +249,38 @@ async fn serve(
         .await
         .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
     client.set_nodelay(true)?;
-    let from = match peer.ip() {
-        std::net::IpAddr::V4(ip) => ip,
-        std::net::IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
-    };
-    let to = *target.ip();
     let (client_read, client_write) = client.into_split();
     let (upstream_read, upstream_write) = upstream.into_split();
     // Each direction gains half the delay and jitter, as on the simulator's symmetric links:
-    // a request sent late still arrives late, after a caller that gave up on it.
-    let seed = u64::from(u32::from(from)) << 16 | u64::from(peer.port());
+    // a request sent late still arrives late, after a caller that gave up on it. What the
+    // caller sent during the handshake goes first.
+    let link = (from, to);
     let requests = delayed(
+        held,
         client_read,
         upstream_write,
         delays.clone(),
-        (from, to),
+        link,
         seed,
     );
-    let answers = delayed(upstream_read, client_write, delays, (from, to), !seed);
+    let answers = delayed(
+        Vec::new(),
+        upstream_read,
+        client_write,
+        delays,
+        link,
+        seed ^ 1,
+    );
     tokio::join!(requests, answers);
     Ok(())
 }
 
-/// Copies `read` to `write`, holding each chunk half the link's delay plus up to half its
-/// jitter from its arrival, in order. The end of the stream is passed on (a shutdown) after
-/// the same hold, behind the data: bytes sent before a close still arrive, as on a network.
+/// Copies `first`, then `read`, to `write`, holding each chunk half the link's delay plus up
+/// to half its jitter from its arrival, in order. The end of the stream is passed on (a
+/// shutdown) after the same hold, behind the data: bytes sent before a close still arrive,
+/// as on a network.
 async fn delayed(
+    first: Vec<u8>,
     mut read: OwnedReadHalf,
     mut write: OwnedWriteHalf,
     delays: Delays,
@@ -240,6 +291,13 @@ async fn delayed(
     let reader = async move {
         let mut rng = Jitter::new(seed);
         let mut last = Instant::now();
+        if !first.is_empty() {
+            let (delay, jitter) = delays.get(from, to);
+            last = Instant::now() + delay / 2 + rng.upto(jitter / 2);
+            if chunks_tx.send((last, first)).await.is_err() {
+                return;
+            }
+        }
         loop {
             let mut buf = vec![0u8; CHUNK_BYTES];
             let n = match read.read(&mut buf).await {
@@ -289,5 +347,43 @@ impl Jitter {
         self.0 ^= self.0 << 17;
         let nanos = max.as_nanos() as u64;
         Duration::from_nanos(self.0 % (nanos + 1))
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connected pair on loopback: (the caller's end, the proxy's end).
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let caller = TcpStream::connect(listener.local_addr().unwrap());
+        let (caller, accepted) = tokio::join!(caller, listener.accept());
+        (caller.unwrap(), accepted.unwrap().0)
+    }
+
+    #[tokio::test]
+    async fn a_held_connection_keeps_what_its_caller_sent_until_the_delay() {
+        let (mut caller, mut accepted) = pair().await;
+        caller.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+        let start = Instant::now();
+        let held = hold(&mut accepted, start + Duration::from_millis(50)).await;
+        assert!(start.elapsed() >= Duration::from_millis(50));
+        assert_eq!(held.as_deref(), Some(&b"GET / HTTP/1.1\r\n\r\n"[..]));
+        // No delay: no wait, nothing read.
+        assert_eq!(hold(&mut accepted, Instant::now()).await, Some(Vec::new()));
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_closes_while_held_never_gets_through() {
+        let (mut caller, mut accepted) = pair().await;
+        caller.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+        drop(caller);
+        let start = Instant::now();
+        let held = hold(&mut accepted, start + Duration::from_secs(5)).await;
+        assert_eq!(held, None);
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "noticed the close at once"
+        );
     }
 }
