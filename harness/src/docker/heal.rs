@@ -122,18 +122,21 @@ pub async fn heal(docker: &Docker, which: &Which) -> Result<Healed, DockerError>
 /// runtime of its own on a fresh thread.
 pub fn heal_run_blocking(run: &str) -> Result<Healed, String> {
     let run = run.to_owned();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        rt.block_on(async {
-            let (docker, _) = super::connect().await.map_err(|e| e.to_string())?;
-            heal(&docker, &Which::Run(run))
-                .await
-                .map_err(|e| e.to_string())
+    std::thread::Builder::new()
+        .name(super::abort::HEAL_THREAD.to_owned())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(async {
+                let (docker, _) = super::connect().await.map_err(|e| e.to_string())?;
+                heal(&docker, &Which::Run(run))
+                    .await
+                    .map_err(|e| e.to_string())
+            })
         })
-    })
-    .join()
-    .map_err(|_| "the heal thread panicked".to_owned())?
+        .map_err(|e| format!("cannot start the heal thread: {e}"))?
+        .join()
+        .map_err(|_| "the heal thread panicked".to_owned())?
 }

@@ -18,10 +18,12 @@
 //! | error | the fixture's admin endpoint (`POST /squall/error`) |
 //!
 //! Every change is first written to a journal ([`journal`]); a normal end,
-//! Ctrl-C, SIGTERM, a panic and a later `squall heal` ([`heal`]) all undo it.
+//! Ctrl-C, SIGTERM, a panic ([`abort`]) and a later `squall heal` ([`heal`])
+//! all undo it.
 //! `squall doctor` ([`doctor`]) says which mechanisms work on an engine.
 //! The fixture image is built offline ([`image`]). docs/docker.md has the rest.
 
+pub mod abort;
 pub mod container;
 pub mod doctor;
 pub mod driver;
