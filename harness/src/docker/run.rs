@@ -4,7 +4,8 @@
 //! create the topology, then run the workload and the fault schedule side by
 //! side on real time, heal every fault, read the instances' counters, and
 //! remove everything. Ctrl-C and SIGTERM stop the load phase and still heal;
-//! a panic or an early return is healed by the run's labels ([`super::abort`]).
+//! so does a container removed from outside ([`super::watch`]); a panic or an
+//! early return is healed by the run's labels ([`super::abort`]).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use super::abort::Armed;
 use super::image::FIXTURE_IMAGE;
 use super::journal::Journal;
 use super::session::{InstanceSpec, Session};
-use super::{connect, image, DockerError};
+use super::{connect, image, watch, DockerError};
 use crate::engine::{RunError, RunOptions};
 use crate::fault::{self, Effect, PlannedFault};
 use crate::record::{AppliedFault, RunRecord};
@@ -221,6 +222,12 @@ async fn run_async(
         start,
     ));
     let driver_abort = driver.abort_handle();
+    let docker = session.docker.clone();
+    let containers: Vec<String> = session
+        .instances
+        .values()
+        .map(|i| i.container.clone())
+        .collect();
     let phase = async {
         faults(&mut session, &plan, start).await?;
         driver
@@ -230,9 +237,21 @@ async fn run_async(
     let outcome: Result<_, RunError> = tokio::select! {
         r = phase => r.map_err(RunError::from),
         sig = signalled() => Err(RunError::Aborted(format!("{sig} during the run; every fault was healed"))),
+        gone = watch::vanished(&docker, &run) => Err(gone.into()),
     };
 
     driver_abort.abort();
+    // A container removed from outside surfaces as whatever touched it first
+    // (the event, a 404, nft finding no process): name it, whichever it was.
+    let outcome = match outcome {
+        Err(RunError::Aborted(m)) => Err(RunError::Aborted(m)),
+        other => match watch::missing(&docker, &run, &containers).await {
+            Some(gone) => Err(RunError::Backend(format!(
+                "{gone}; the run stopped, healed its faults and removed the rest"
+            ))),
+            None => other,
+        },
+    };
     // Whatever happened: heal, count, remove.
     let healed = session.heal_all().await;
     let received = session.received().await;
