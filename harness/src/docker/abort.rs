@@ -88,6 +88,19 @@ impl Drop for Armed {
     }
 }
 
+/// Never returns while a panic hook is healing (it ends the process);
+/// returns at once otherwise.
+///
+/// A panic in a task leaves the run going on other threads, and the run
+/// would react to the heal (its watch sees containers destroyed) with heals
+/// of its own that race the hook's. The run calls this before each change it
+/// makes, so it stands still instead.
+pub async fn stand_still_while_healing() {
+    if HEALING.load(Ordering::SeqCst) {
+        std::future::pending::<()>().await;
+    }
+}
+
 /// Ends the process with `code`, unless a panic hook is healing a run: then
 /// that hook ends it (with [`crate::exit::PANICKED`]) once the heal is done.
 ///

@@ -93,8 +93,13 @@ pub async fn heal(docker: &Docker, which: &Which) -> Result<Healed, DockerError>
         let table = nft::table_name(run);
         for c in containers.iter().filter(|c| &c.run == run) {
             if c.state == "paused" {
-                container::unpause(docker, &c.name).await?;
-                healed.unpaused.push(c.name.clone());
+                match container::unpause(docker, &c.name).await {
+                    Ok(()) => healed.unpaused.push(c.name.clone()),
+                    // Unpaused or removed since the listing (by the run
+                    // itself, another heal): what the heal wanted.
+                    Err(_) if !paused(docker, &c.name).await => {}
+                    Err(e) => return Err(e),
+                }
             }
             if let Ok((pid, _)) = container::state(docker, &c.name).await {
                 if pid > 0 && nft::delete_table(pid, &table).await.is_ok() {
@@ -116,6 +121,15 @@ pub async fn heal(docker: &Docker, which: &Which) -> Result<Healed, DockerError>
         healed.runs.insert(run.clone());
     }
     Ok(healed)
+}
+
+/// Whether `name` is still paused; a container that is gone is not.
+async fn paused(docker: &Docker, name: &str) -> bool {
+    match container::state(docker, name).await {
+        Ok((_, paused)) => paused,
+        Err(DockerError::Vanished { .. }) => false,
+        Err(_) => true,
+    }
 }
 
 /// Heals one run from outside any runtime (a drop guard, a panic): builds a

@@ -241,6 +241,7 @@ async fn run_async(
     };
 
     driver_abort.abort();
+    super::abort::stand_still_while_healing().await;
     // A container removed from outside surfaces as whatever touched it first
     // (the event, a 404, nft finding no process): name it, whichever it was.
     let outcome = match outcome {
@@ -311,6 +312,7 @@ async fn faults(
             }
             next += 1;
         }
+        super::abort::stand_still_while_healing().await;
         session.apply(&heal, &inject, start + at).await?;
         // Test builds only (see `abort`): panic here, or in a task of its own,
         // with the fault just applied.
