@@ -26,7 +26,9 @@ use squall::scenario::{self, Expect, Scenario};
 /// failing, does the system recover.
 ///
 /// Exit codes: 0 every invariant held, 1 an invariant failed, 2 bad input
-/// (scenario file, arguments), 3 environment error, 4 aborted by a safety stop.
+/// (scenario file, arguments), 3 environment error, 4 aborted (a safety stop,
+/// Ctrl-C or SIGTERM, after healing), 101 squall panicked (a bug; a Docker run
+/// is healed first).
 #[derive(Debug, Parser)]
 #[command(name = "squall", version, max_term_width = 100)]
 pub struct Cli {

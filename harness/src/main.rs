@@ -4,5 +4,10 @@
 mod cli;
 
 fn main() {
-    std::process::exit(cli::main());
+    // Only in builds with `fail/failpoints` (`cargo test`): fail points named
+    // in `FAILPOINTS` take effect. Elsewhere the variable is never read.
+    let _failpoints = fail::has_failpoints().then(fail::FailScenario::setup);
+    // A panic during a Docker run heals it and exits 101 (docs/docker.md).
+    squall::docker::abort::install_panic_hook();
+    squall::docker::abort::exit(cli::main());
 }

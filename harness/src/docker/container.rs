@@ -83,7 +83,7 @@ fn lifecycle<'a>(
 ) -> impl FnOnce(bollard::errors::Error) -> DockerError + 'a {
     move |e| {
         if is_not_found(&e) {
-            DockerError::Vanished(name.to_owned())
+            DockerError::vanished(name)
         } else {
             engine(format!("cannot {what} `{name}`"))(e)
         }

@@ -93,8 +93,13 @@ pub async fn heal(docker: &Docker, which: &Which) -> Result<Healed, DockerError>
         let table = nft::table_name(run);
         for c in containers.iter().filter(|c| &c.run == run) {
             if c.state == "paused" {
-                container::unpause(docker, &c.name).await?;
-                healed.unpaused.push(c.name.clone());
+                match container::unpause(docker, &c.name).await {
+                    Ok(()) => healed.unpaused.push(c.name.clone()),
+                    // Unpaused or removed since the listing (by the run
+                    // itself, another heal): what the heal wanted.
+                    Err(_) if !paused(docker, &c.name).await => {}
+                    Err(e) => return Err(e),
+                }
             }
             if let Ok((pid, _)) = container::state(docker, &c.name).await {
                 if pid > 0 && nft::delete_table(pid, &table).await.is_ok() {
@@ -118,22 +123,34 @@ pub async fn heal(docker: &Docker, which: &Which) -> Result<Healed, DockerError>
     Ok(healed)
 }
 
+/// Whether `name` is still paused; a container that is gone is not.
+async fn paused(docker: &Docker, name: &str) -> bool {
+    match container::state(docker, name).await {
+        Ok((_, paused)) => paused,
+        Err(DockerError::Vanished { .. }) => false,
+        Err(_) => true,
+    }
+}
+
 /// Heals one run from outside any runtime (a drop guard, a panic): builds a
 /// runtime of its own on a fresh thread.
 pub fn heal_run_blocking(run: &str) -> Result<Healed, String> {
     let run = run.to_owned();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        rt.block_on(async {
-            let (docker, _) = super::connect().await.map_err(|e| e.to_string())?;
-            heal(&docker, &Which::Run(run))
-                .await
-                .map_err(|e| e.to_string())
+    std::thread::Builder::new()
+        .name(super::abort::HEAL_THREAD.to_owned())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(async {
+                let (docker, _) = super::connect().await.map_err(|e| e.to_string())?;
+                heal(&docker, &Which::Run(run))
+                    .await
+                    .map_err(|e| e.to_string())
+            })
         })
-    })
-    .join()
-    .map_err(|_| "the heal thread panicked".to_owned())?
+        .map_err(|e| format!("cannot start the heal thread: {e}"))?
+        .join()
+        .map_err(|_| "the heal thread panicked".to_owned())?
 }

@@ -18,10 +18,12 @@
 //! | error | the fixture's admin endpoint (`POST /squall/error`) |
 //!
 //! Every change is first written to a journal ([`journal`]); a normal end,
-//! Ctrl-C, SIGTERM, a panic and a later `squall heal` ([`heal`]) all undo it.
+//! Ctrl-C, SIGTERM, a panic ([`abort`]), a container removed from outside
+//! ([`watch`]) and a later `squall heal` ([`heal`]) all undo it.
 //! `squall doctor` ([`doctor`]) says which mechanisms work on an engine.
 //! The fixture image is built offline ([`image`]). docs/docker.md has the rest.
 
+pub mod abort;
 pub mod container;
 pub mod doctor;
 pub mod driver;
@@ -33,6 +35,7 @@ pub mod nft;
 pub mod proxy;
 pub mod run;
 pub mod session;
+pub mod watch;
 
 pub use run::run;
 
@@ -61,15 +64,30 @@ pub enum DockerError {
         "image `{0}` is not on the Docker engine (hint: `just fixture-image` builds it offline)"
     )]
     MissingImage(String),
-    /// A container squall created is gone (exit 3).
-    #[error("container `{0}` vanished mid-run")]
-    Vanished(String),
+    /// A container squall created is gone: something else removed it (exit 3).
+    #[error("instance `{instance}` vanished mid-run: its container `{container}` was removed by something other than squall (`docker rm`, a prune)")]
+    Vanished { instance: String, container: String },
     /// The engine refused or failed a request (exit 3).
     #[error("{0}")]
     Engine(String),
     /// The scenario asks for something this backend cannot do (exit 2).
     #[error("{0}")]
     Unsupported(String),
+}
+
+impl DockerError {
+    /// [`DockerError::Vanished`] for the container named `container`
+    /// (`squall-<run>-<instance>`; run ids have no `-`).
+    pub fn vanished(container: &str) -> DockerError {
+        let instance = container
+            .strip_prefix("squall-")
+            .and_then(|rest| rest.split_once('-'))
+            .map_or(container, |(_, instance)| instance);
+        DockerError::Vanished {
+            instance: instance.to_owned(),
+            container: container.to_owned(),
+        }
+    }
 }
 
 impl From<DockerError> for crate::engine::RunError {

@@ -3,19 +3,21 @@
 //! The order: reach the engine, check the images, plan, open the journal,
 //! create the topology, then run the workload and the fault schedule side by
 //! side on real time, heal every fault, read the instances' counters and
-//! spans (joined into traces as in the simulator), and remove everything. Ctrl-C and SIGTERM stop the load phase and still heal;
-//! a panic or an early return drops a guard that heals by the run's labels.
+//! spans (joined into traces as in the simulator), and remove everything.
+//! Ctrl-C and SIGTERM stop the load phase and still heal; so does a container
+//! removed from outside ([`super::watch`]); a panic or an early return is
+//! healed by the run's labels ([`super::abort`]).
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::abort::Armed;
 use super::image::FIXTURE_IMAGE;
 use super::journal::Journal;
 use super::session::{InstanceSpec, Session};
-use super::{connect, heal, image, DockerError};
+use super::{connect, image, watch, DockerError};
 use crate::engine::{RunError, RunOptions};
 use crate::fault::{self, Effect, PlannedFault};
 use crate::record::{AppliedFault, RunRecord};
@@ -38,21 +40,6 @@ pub fn new_run_id() -> String {
     format!("r{:08x}", mixed as u32)
 }
 
-/// Heals the run by its labels if dropped while armed (a panic, an early return).
-struct Guard(Arc<Mutex<Option<String>>>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let run = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(run) = run {
-            eprintln!("{:>12}  run {run} after an abort", "Healing");
-            if let Err(e) = heal::heal_run_blocking(&run) {
-                eprintln!("error: cannot heal run {run}: {e} (hint: `squall heal --run {run}`)");
-            }
-        }
-    }
-}
-
 /// Runs `scenario` on the Docker engine (`DOCKER_HOST` honoured).
 pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError> {
     run_with(scenario, opts, |_| {})
@@ -65,8 +52,9 @@ pub fn run_with(
     opts: &RunOptions,
     actuations: impl FnOnce(&[super::session::Actuation]),
 ) -> Result<RunRecord, RunError> {
-    let armed = Arc::new(Mutex::new(None));
-    let guard = Guard(armed.clone());
+    // Dropped after the runtime, so a panic unwinding out of `block_on`
+    // heals once every task of the run has stopped.
+    let armed = Armed::default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -74,7 +62,7 @@ pub fn run_with(
         .map_err(|e| RunError::Backend(format!("cannot start the tokio runtime: {e}")))?;
     let result = runtime.block_on(run_async(scenario, opts, &armed, actuations));
     drop(runtime);
-    drop(guard);
+    drop(armed);
     result
 }
 
@@ -170,7 +158,7 @@ async fn signalled() -> &'static str {
 async fn run_async(
     scenario: &Scenario,
     opts: &RunOptions,
-    armed: &Mutex<Option<String>>,
+    armed: &Armed,
     actuations: impl FnOnce(&[super::session::Actuation]),
 ) -> Result<RunRecord, RunError> {
     let seed = opts.seed.unwrap_or(scenario.seed);
@@ -203,7 +191,7 @@ async fn run_async(
             super::journal::dir().display()
         ))
     })?;
-    *armed.lock().unwrap_or_else(|e| e.into_inner()) = Some(run.clone());
+    armed.arm(&run);
     if opts.progress {
         eprintln!(
             "{:>12}  run {run} (journal {})",
@@ -236,6 +224,12 @@ async fn run_async(
         start,
     ));
     let driver_abort = driver.abort_handle();
+    let docker = session.docker.clone();
+    let containers: Vec<String> = session
+        .instances
+        .values()
+        .map(|i| i.container.clone())
+        .collect();
     let phase = async {
         faults(&mut session, &plan, start).await?;
         driver
@@ -245,9 +239,22 @@ async fn run_async(
     let outcome: Result<_, RunError> = tokio::select! {
         r = phase => r.map_err(RunError::from),
         sig = signalled() => Err(RunError::Aborted(format!("{sig} during the run; every fault was healed"))),
+        gone = watch::vanished(&docker, &run) => Err(gone.into()),
     };
 
     driver_abort.abort();
+    super::abort::stand_still_while_healing().await;
+    // A container removed from outside surfaces as whatever touched it first
+    // (the event, a 404, nft finding no process): name it, whichever it was.
+    let outcome = match outcome {
+        Err(RunError::Aborted(m)) => Err(RunError::Aborted(m)),
+        other => match watch::missing(&docker, &run, &containers).await {
+            Some(gone) => Err(RunError::Backend(format!(
+                "{gone}; the run stopped, healed its faults and removed the rest"
+            ))),
+            None => other,
+        },
+    };
     // Whatever happened: heal, count, remove.
     let healed = session.heal_all().await;
     let received = session.received().await;
@@ -258,10 +265,14 @@ async fn run_async(
     };
     actuations(&session.actuations);
     let removed = session.teardown().await;
+    if removed.is_ok() {
+        // Every container and the network are gone, and with the containers
+        // their pauses and nft tables: nothing is left to heal.
+        armed.disarm();
+    }
     let requests = outcome?;
     healed?;
     removed?;
-    *armed.lock().unwrap_or_else(|e| e.into_inner()) = None;
     let mut traces = Traces::new(requests.len());
     for mut life in recorded {
         let spans = std::mem::take(&mut life.spans);
@@ -312,7 +323,16 @@ async fn faults(
             }
             next += 1;
         }
+        super::abort::stand_still_while_healing().await;
         session.apply(&heal, &inject, start + at).await?;
+        // Test builds only (see `abort`): panic here, or in a task of its own,
+        // with the fault just applied.
+        fail::fail_point!(super::abort::FAIL_AFTER_FAULT);
+        if fail::has_failpoints() {
+            drop(tokio::spawn(async {
+                fail::fail_point!(super::abort::FAIL_TASK_AFTER_FAULT);
+            }));
+        }
     }
     Ok(())
 }

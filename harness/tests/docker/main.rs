@@ -7,6 +7,7 @@
 //! must not be disturbed by another run. Every test ends by checking that
 //! nothing of squall's is left on the engine.
 
+mod abort;
 mod faults;
 mod heal;
 mod scenarios;
