@@ -61,6 +61,12 @@ fn wrk(url: &str, threads: u32, connections: u32, seconds: u32) -> Option<(f64, 
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
+    // A rate made of errors would flatter wrk: say so.
+    for line in text.lines().map(str::trim) {
+        if line.starts_with("Non-2xx") || line.starts_with("Socket errors") {
+            println!("  wrk -t{threads} -c{connections}: {line}");
+        }
+    }
     let rate = text
         .lines()
         .find(|l| l.starts_with("Requests/sec:"))?
@@ -183,8 +189,23 @@ fn main() {
         // Let the overloaded instance drain before removing it.
         tokio::time::sleep(Duration::from_secs(3)).await;
         s.heal_all().await.unwrap();
-        if let Err(e) = s.teardown().await {
-            eprintln!("error: {e} (hint: `squall heal --run {run}`)");
+        // What the overload left in b-1's namespace: removal has been seen to
+        // take minutes after the sweep.
+        if let Some(pid) = s.pid("b-1") {
+            let ss = Command::new("nsenter")
+                .args(["-t", &pid.to_string(), "-n", "ss", "-s"])
+                .output();
+            if let Ok(o) = ss {
+                let text = String::from_utf8_lossy(&o.stdout);
+                if let Some(line) = text.lines().find(|l| l.starts_with("TCP:")) {
+                    println!("  b-1's sockets before teardown: {line}");
+                }
+            }
+        }
+        let teardown = Instant::now();
+        match s.teardown().await {
+            Ok(()) => println!("teardown (containers and network removed): {:.2}s", teardown.elapsed().as_secs_f64()),
+            Err(e) => eprintln!("error: {e} (hint: `squall heal --run {run}`)"),
         }
     });
 }
