@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use squall::docker::abort::{FAIL_AFTER_FAULT, FAIL_TASK_AFTER_FAULT};
 use squall::docker::session::container_name;
 
-use crate::{assert_clean, docker, leftovers, rt, setup};
+use crate::{assert_clean, docker, leftovers, rt, setup, FROZEN};
 
 const SQUALL: &str = env!("CARGO_BIN_EXE_squall");
 
@@ -25,35 +25,6 @@ const SQUALL: &str = env!("CARGO_BIN_EXE_squall");
 const STARTED_WITHIN: Duration = Duration::from_secs(60);
 /// How long squall may take to end (heal and remove) once told to.
 const ENDED_WITHIN: Duration = Duration::from_secs(30);
-
-/// A pause, a one-way partition and a latency fault from 1 s to the end of a
-/// 30 s run: every kind of state squall leaves in a container (a frozen
-/// cgroup, nft rules, a proxy redirect).
-const FROZEN: &str = r#"
-duration = "30s"
-workload = { target = "a", path = "/x", rate = 20, deadline = "500ms" }
-[services.a]
-[services.a.endpoints."/x"]
-calls = [{ to = "b", path = "/y", timeout = "200ms" }]
-[services.b]
-replicas = 2
-[services.b.endpoints."/y"]
-work = "1ms"
-[[faults]]
-kind = "pause"
-target = "b-1"
-at = "1s"
-[[faults]]
-kind = "partition"
-between = [["a"], ["b-2"]]
-direction = "one-way"
-at = "1s"
-[[faults]]
-kind = "latency"
-target = "a-1"
-delay = "20ms"
-at = "1s"
-"#;
 
 /// A `squall run --backend docker` child, killed and healed when dropped
 /// whatever the test did.

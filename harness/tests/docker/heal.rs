@@ -5,36 +5,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{assert_clean, leftovers, rt, setup};
+use crate::{assert_clean, leftovers, rt, setup, FROZEN};
 
 const SQUALL: &str = env!("CARGO_BIN_EXE_squall");
-
-/// A pause and a partition from 1s to the end of a 30s run.
-const FROZEN: &str = r#"
-duration = "30s"
-workload = { target = "a", path = "/x", rate = 20, deadline = "500ms" }
-[services.a]
-[services.a.endpoints."/x"]
-calls = [{ to = "b", path = "/y", timeout = "200ms" }]
-[services.b]
-replicas = 2
-[services.b.endpoints."/y"]
-work = "1ms"
-[[faults]]
-kind = "pause"
-target = "b-1"
-at = "1s"
-[[faults]]
-kind = "partition"
-between = [["a"], ["b-2"]]
-direction = "one-way"
-at = "1s"
-[[faults]]
-kind = "latency"
-target = "a-1"
-delay = "20ms"
-at = "1s"
-"#;
 
 #[test]
 fn squall_heal_undoes_a_squall_killed_mid_fault() {

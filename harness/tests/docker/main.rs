@@ -110,3 +110,32 @@ impl Drop for Cleanup {
 pub fn scenario(text: &str) -> squall::scenario::Scenario {
     squall::scenario::parse(text, Path::new("test.toml")).unwrap()
 }
+
+/// A pause, a one-way partition and a latency fault from 1 s to the end of a
+/// 30 s run: every kind of state squall leaves in a container (a frozen
+/// cgroup, nft rules, a proxy redirect).
+pub const FROZEN: &str = r#"
+duration = "30s"
+workload = { target = "a", path = "/x", rate = 20, deadline = "500ms" }
+[services.a]
+[services.a.endpoints."/x"]
+calls = [{ to = "b", path = "/y", timeout = "200ms" }]
+[services.b]
+replicas = 2
+[services.b.endpoints."/y"]
+work = "1ms"
+[[faults]]
+kind = "pause"
+target = "b-1"
+at = "1s"
+[[faults]]
+kind = "partition"
+between = [["a"], ["b-2"]]
+direction = "one-way"
+at = "1s"
+[[faults]]
+kind = "latency"
+target = "a-1"
+delay = "20ms"
+at = "1s"
+"#;
