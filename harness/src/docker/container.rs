@@ -9,9 +9,10 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, KillContainerOptionsBuilder,
-    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use bollard::Docker;
+use futures_util::StreamExt;
 
 use super::network::{labels, Network};
 use super::{engine, is_not_found, DockerError, LABEL_INSTANCE, LABEL_MANAGED, LABEL_RUN};
@@ -133,6 +134,47 @@ pub async fn state(docker: &Docker, name: &str) -> Result<(i64, bool), DockerErr
         .map_err(lifecycle(name, "inspect"))?;
     let state = info.state.unwrap_or_default();
     Ok((state.pid.unwrap_or(0), state.paused.unwrap_or(false)))
+}
+
+/// How a container that is not running ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    pub exit_code: i64,
+    pub oom_killed: bool,
+}
+
+/// `None` while the container runs (or is paused); how it ended otherwise.
+pub async fn ended(docker: &Docker, name: &str) -> Result<Option<Ended>, DockerError> {
+    let info = docker
+        .inspect_container(name, None::<InspectContainerOptions>)
+        .await
+        .map_err(lifecycle(name, "inspect"))?;
+    let state = info.state.unwrap_or_default();
+    if state.running.unwrap_or(false) {
+        return Ok(None);
+    }
+    Ok(Some(Ended {
+        exit_code: state.exit_code.unwrap_or(-1),
+        oom_killed: state.oom_killed.unwrap_or(false),
+    }))
+}
+
+/// The last `lines` lines the container wrote (stdout and stderr), oldest
+/// first; empty if the engine cannot say. Read before the container is
+/// removed, they are the only trace of why it stopped.
+pub async fn last_logs(docker: &Docker, name: &str, lines: usize) -> Vec<String> {
+    let options = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .tail(&lines.to_string())
+        .build();
+    let chunks: Vec<_> = docker.logs(name, Some(options)).collect().await;
+    let text: String = chunks
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|chunk| String::from_utf8_lossy(chunk.as_ref()).into_owned())
+        .collect();
+    text.lines().map(str::to_owned).collect()
 }
 
 /// Removes a container, running or paused, ignoring "already gone".

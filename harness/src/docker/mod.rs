@@ -67,6 +67,15 @@ pub enum DockerError {
     /// A container squall created is gone: something else removed it (exit 3).
     #[error("instance `{instance}` vanished mid-run: its container `{container}` was removed by something other than squall (`docker rm`, a prune)")]
     Vanished { instance: String, container: String },
+    /// A container squall had not stopped is not running: stopped from
+    /// outside (`docker stop`, `docker kill`) or its process ended (exit 3).
+    #[error("instance `{instance}` stopped mid-run without squall stopping it (exit code {exit_code}{oom}): `docker stop` or `docker kill` from outside, or its process ended on its own{logs}", oom = if *oom_killed { ", killed for lack of memory" } else { "" }, logs = if last_logs.is_empty() { String::new() } else { format!("; its last log lines:\n  {}", last_logs.join("\n  ")) })]
+    Stopped {
+        instance: String,
+        exit_code: i64,
+        oom_killed: bool,
+        last_logs: Vec<String>,
+    },
     /// The engine refused or failed a request (exit 3).
     #[error("{0}")]
     Engine(String),

@@ -252,7 +252,14 @@ async fn run_async(
             Some(gone) => Err(RunError::Backend(format!(
                 "{gone}; the run stopped, healed its faults and removed the rest"
             ))),
-            None => other,
+            // A container stopped under squall's feet makes every verdict
+            // about the topology the scenario describes meaningless.
+            None => match session.stopped_from_outside().await {
+                Some(stopped) => Err(RunError::Backend(format!(
+                    "{stopped}\nthe run healed its faults and removed the rest; its verdicts are not reported"
+                ))),
+                None => other,
+            },
         },
     };
     // Whatever happened: heal, count, remove.

@@ -647,6 +647,26 @@ impl Session {
         best.map(|(_, clock, at)| (clock, at))
     }
 
+    /// The first instance squall means to be running (not killed by a fault)
+    /// whose container is not: stopped from outside, or its process ended.
+    /// Its last log lines are read now, before teardown removes them.
+    pub async fn stopped_from_outside(&self) -> Option<DockerError> {
+        for (name, instance) in &self.instances {
+            if self.down.contains(name) {
+                continue;
+            }
+            if let Ok(Some(ended)) = container::ended(&self.docker, &instance.container).await {
+                return Some(DockerError::Stopped {
+                    instance: name.clone(),
+                    exit_code: ended.exit_code,
+                    oom_killed: ended.oom_killed,
+                    last_logs: container::last_logs(&self.docker, &instance.container, 10).await,
+                });
+            }
+        }
+        None
+    }
+
     /// Every span of the run: the lives read before their kills, then every running
     /// instance's current life (call after healing: a paused instance cannot answer).
     pub async fn spans(&mut self) -> Vec<Recorded> {

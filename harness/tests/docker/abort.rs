@@ -40,6 +40,11 @@ struct Squall {
 impl Squall {
     /// Starts squall on [`FROZEN`] with `env`, and waits for its run id.
     fn start(env: &[(&str, &str)]) -> Squall {
+        Squall::start_with(&[], env)
+    }
+
+    /// [`Squall::start`] with more arguments to `squall run`.
+    fn start_with(args: &[&str], env: &[(&str, &str)]) -> Squall {
         let state = tempfile::tempdir().unwrap();
         let file = state.path().join("frozen.toml");
         std::fs::write(&file, FROZEN).unwrap();
@@ -48,6 +53,7 @@ impl Squall {
             .args(["run", "--backend", "docker", "--out"])
             .arg(state.path().join("reports"))
             .arg(&file)
+            .args(args)
             .env("XDG_STATE_HOME", state.path())
             .env_remove("FAILPOINTS")
             // The panic's message without a page of backtrace.
@@ -277,5 +283,33 @@ fn a_container_removed_mid_run_exits_3_and_heals_the_rest() {
     );
     // Stopped by the watch, not by the end of the 30 s load phase.
     assert!(took < Duration::from_secs(10), "took {took:?}");
+    squall.assert_left_nothing();
+}
+
+/// `docker kill` of one of the run's containers (stopped, not removed): the
+/// run goes on to the end of its load phase, then says which instance
+/// stopped without squall stopping it, exits 3 without verdicts, and heals.
+#[test]
+fn a_container_stopped_from_outside_exits_3_and_heals_the_rest() {
+    let _lock = setup();
+    let mut squall = Squall::start_with(&["--duration", "6s"], &[]);
+    squall.wait_for_pause();
+    let stopped = container_name(&squall.run, "b-2");
+    rt().block_on(async {
+        squall::docker::container::kill(&docker().await, &stopped)
+            .await
+            .unwrap()
+    });
+    let (status, err) = squall.wait(ENDED_WITHIN);
+    assert_eq!(status.code(), Some(squall::exit::ENVIRONMENT), "{err}");
+    assert!(
+        err.contains(
+            "instance `b-2` stopped mid-run without squall stopping it (exit code 137): \
+             `docker stop` or `docker kill` from outside"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("its verdicts are not reported"), "{err}");
+    assert!(!err.contains("HELD") && !err.contains("FAILED"), "{err}");
     squall.assert_left_nothing();
 }
