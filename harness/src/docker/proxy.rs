@@ -292,24 +292,27 @@ async fn delayed(
     let reader = async move {
         let mut rng = Jitter::new(seed);
         let mut last = Instant::now();
-        if !first.is_empty() {
-            let (delay, jitter) = delays.get(from, to);
-            last = Instant::now() + delay / 2 + rng.upto(jitter / 2);
-            if chunks_tx.send((last, first)).await.is_err() {
-                return;
-            }
-        }
+        // What the caller sent during the handshake is the first chunk.
+        let mut first = Some(first).filter(|f| !f.is_empty());
         loop {
-            let mut buf = vec![0u8; CHUNK_BYTES];
-            let n = match read.read(&mut buf).await {
-                Ok(0) | Err(_) => 0,
-                Ok(n) => n,
+            let buf = match first.take() {
+                Some(held) => held,
+                None => {
+                    let mut buf = vec![0u8; CHUNK_BYTES];
+                    let n = match read.read(&mut buf).await {
+                        Ok(0) | Err(_) => 0,
+                        Ok(n) => n,
+                    };
+                    buf.truncate(n);
+                    buf
+                }
             };
-            buf.truncate(n);
+            // An empty chunk is the end of the stream, passed on after the data.
+            let end = buf.is_empty();
             let (delay, jitter) = delays.get(from, to);
             let release = (Instant::now() + delay / 2 + rng.upto(jitter / 2)).max(last);
             last = release;
-            if chunks_tx.send((release, buf)).await.is_err() || n == 0 {
+            if chunks_tx.send((release, buf)).await.is_err() || end {
                 break;
             }
         }

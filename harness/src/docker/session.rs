@@ -651,8 +651,19 @@ impl Session {
     /// whose container is not: stopped from outside, or its process ended.
     /// Its last log lines are read now, before teardown removes them.
     pub async fn stopped_from_outside(&self) -> Option<DockerError> {
+        // One listing for the whole run; only a stopped container is inspected.
+        let states: BTreeMap<String, String> = container::list(&self.docker, Some(&self.run))
+            .await
+            .ok()?
+            .into_iter()
+            .map(|c| (c.name, c.state))
+            .collect();
         for (name, instance) in &self.instances {
-            if self.down.contains(name) {
+            let up = matches!(
+                states.get(&instance.container).map(String::as_str),
+                Some("running" | "paused")
+            );
+            if up || self.down.contains(name) {
                 continue;
             }
             if let Ok(Some(ended)) = container::ended(&self.docker, &instance.container).await {
