@@ -82,8 +82,17 @@ enum Command {
     /// Without options, heals the runs whose squall process is gone (found by
     /// their journals and the engine's `squall.*` labels): unpauses, deletes
     /// nft tables, removes containers and networks.
+    ///
+    /// Every engine call has a deadline (`SQUALL_ENGINE_TIMEOUT`, default
+    /// 30s): on an engine whose networking is wedged, heal exits 3 saying so
+    /// instead of hanging.
     Heal(HealArgs),
     /// Which fault mechanisms work against this Docker engine.
+    ///
+    /// Also checks that the engine's network API answers within 5s, and warns
+    /// about engine versions with a known networking deadlock (Docker 20.10
+    /// before 20.10.27). Exit 0 when every required mechanism works, 3
+    /// otherwise.
     Doctor,
 }
 
@@ -481,10 +490,12 @@ fn doctor() -> i32 {
     let checks = rt.block_on(squall::docker::doctor::diagnose());
     let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
     for c in &checks {
-        let word = match c.ok {
-            Some(true) => verb(GOOD, "OK"),
-            Some(false) => verb(BAD, "FAILED"),
-            None => verb(NOTE, "INFO"),
+        use squall::docker::doctor::Status;
+        let word = match c.status {
+            Status::Ok => verb(GOOD, "OK"),
+            Status::Failed => verb(BAD, "FAILED"),
+            Status::Warning => verb(BAD, "WARNING"),
+            Status::Info => verb(NOTE, "INFO"),
         };
         println!("{word}  {:width$}  {}", c.name, c.reason);
     }

@@ -79,6 +79,12 @@ impl Drop for Armed {
     fn drop(&mut self) {
         let run = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(run) = run {
+            if super::call::not_answering().is_some() {
+                // The engine cannot heal anything now; the run's error says
+                // what is left and what to do.
+                live().remove(&run);
+                return;
+            }
             eprintln!("{:>12}  run {run} after an abort", "Healing");
             if let Err(e) = heal::heal_run_blocking(&run) {
                 eprintln!("error: cannot heal run {run}: {e} (hint: `squall heal --run {run}`)");

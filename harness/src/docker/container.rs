@@ -12,8 +12,9 @@ use bollard::query_parameters::{
     ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use bollard::Docker;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 
+use super::call::call;
 use super::network::{labels, Network};
 use super::{engine, is_not_found, DockerError, LABEL_INSTANCE, LABEL_MANAGED, LABEL_RUN};
 
@@ -64,16 +65,18 @@ pub async fn create(
     let options = CreateContainerOptionsBuilder::default()
         .name(&spec.name)
         .build();
-    let created = docker
-        .create_container(Some(options), body)
-        .await
-        .map_err(|e| {
-            if is_not_found(&e) {
-                DockerError::MissingImage(spec.image.clone())
-            } else {
-                engine(format!("cannot create container `{}`", spec.name))(e)
-            }
-        })?;
+    let created = call(
+        || format!("create container `{}`", spec.name),
+        docker.create_container(Some(options), body),
+    )
+    .await?
+    .map_err(|e| {
+        if is_not_found(&e) {
+            DockerError::MissingImage(spec.image.clone())
+        } else {
+            engine(format!("cannot create container `{}`", spec.name))(e)
+        }
+    })?;
     Ok(created.id)
 }
 
@@ -91,49 +94,70 @@ fn lifecycle<'a>(
     }
 }
 
-pub async fn start(docker: &Docker, name: &str) -> Result<(), DockerError> {
-    docker
-        .start_container(
+/// Starts a created or stopped container. Starting joins the run's network:
+/// go through [`super::endpoint::start`], which makes such changes one at a time.
+pub(crate) async fn start(docker: &Docker, name: &str) -> Result<(), DockerError> {
+    call(
+        || format!("start container `{name}`"),
+        docker.start_container(
             name,
             None::<bollard::query_parameters::StartContainerOptions>,
-        )
-        .await
-        .map_err(lifecycle(name, "start"))
+        ),
+    )
+    .await?
+    .map_err(lifecycle(name, "start"))
 }
 
-/// `SIGKILL`.
+/// `SIGKILL`; returns once the signal is sent, before the engine has
+/// processed the exit. Use [`super::endpoint::stop`], which waits for that.
 pub async fn kill(docker: &Docker, name: &str) -> Result<(), DockerError> {
     let options = KillContainerOptionsBuilder::default()
         .signal("SIGKILL")
         .build();
-    docker
-        .kill_container(name, Some(options))
-        .await
-        .map_err(lifecycle(name, "kill"))
+    call(
+        || format!("kill container `{name}`"),
+        docker.kill_container(name, Some(options)),
+    )
+    .await?
+    .map_err(lifecycle(name, "kill"))
 }
 
 pub async fn pause(docker: &Docker, name: &str) -> Result<(), DockerError> {
-    docker
-        .pause_container(name)
-        .await
-        .map_err(lifecycle(name, "pause"))
+    call(
+        || format!("pause container `{name}`"),
+        docker.pause_container(name),
+    )
+    .await?
+    .map_err(lifecycle(name, "pause"))
 }
 
 pub async fn unpause(docker: &Docker, name: &str) -> Result<(), DockerError> {
-    docker
-        .unpause_container(name)
-        .await
-        .map_err(lifecycle(name, "unpause"))
+    call(
+        || format!("unpause container `{name}`"),
+        docker.unpause_container(name),
+    )
+    .await?
+    .map_err(lifecycle(name, "unpause"))
 }
 
 /// The container's state: (pid of its process, 0 when not running; paused).
 pub async fn state(docker: &Docker, name: &str) -> Result<(i64, bool), DockerError> {
-    let info = docker
-        .inspect_container(name, None::<InspectContainerOptions>)
-        .await
-        .map_err(lifecycle(name, "inspect"))?;
-    let state = info.state.unwrap_or_default();
+    let state = inspect_state(docker, name).await?;
     Ok((state.pid.unwrap_or(0), state.paused.unwrap_or(false)))
+}
+
+/// The engine's view of the container's state.
+pub(crate) async fn inspect_state(
+    docker: &Docker,
+    name: &str,
+) -> Result<bollard::models::ContainerState, DockerError> {
+    let info = call(
+        || format!("inspect container `{name}`"),
+        docker.inspect_container(name, None::<InspectContainerOptions>),
+    )
+    .await?
+    .map_err(lifecycle(name, "inspect"))?;
+    Ok(info.state.unwrap_or_default())
 }
 
 /// How a container that is not running ended.
@@ -145,11 +169,7 @@ pub struct Ended {
 
 /// `None` while the container runs (or is paused); how it ended otherwise.
 pub async fn ended(docker: &Docker, name: &str) -> Result<Option<Ended>, DockerError> {
-    let info = docker
-        .inspect_container(name, None::<InspectContainerOptions>)
-        .await
-        .map_err(lifecycle(name, "inspect"))?;
-    let state = info.state.unwrap_or_default();
+    let state = inspect_state(docker, name).await?;
     if state.running.unwrap_or(false) {
         return Ok(None);
     }
@@ -168,7 +188,13 @@ pub async fn last_logs(docker: &Docker, name: &str, lines: usize) -> Vec<String>
         .stderr(true)
         .tail(&lines.to_string())
         .build();
-    let chunks: Vec<_> = docker.logs(name, Some(options)).collect().await;
+    let read = docker
+        .logs(name, Some(options))
+        .collect::<Vec<_>>()
+        .map(Ok::<_, bollard::errors::Error>);
+    let Ok(Ok(chunks)) = call(|| format!("read the logs of `{name}`"), read).await else {
+        return Vec::new();
+    };
     let text: String = chunks
         .into_iter()
         .filter_map(Result::ok)
@@ -177,13 +203,20 @@ pub async fn last_logs(docker: &Docker, name: &str, lines: usize) -> Vec<String>
     text.lines().map(str::to_owned).collect()
 }
 
-/// Removes a container, running or paused, ignoring "already gone".
+/// Removes a container, ignoring "already gone". A running one leaves the
+/// run's network as it goes: go through [`super::endpoint::remove`], which
+/// stops it first, one at a time.
 pub async fn remove(docker: &Docker, name: &str) -> Result<(), DockerError> {
     let options = RemoveContainerOptionsBuilder::default()
         .force(true)
         .v(true)
         .build();
-    match docker.remove_container(name, Some(options)).await {
+    let answer = call(
+        || format!("remove container `{name}`"),
+        docker.remove_container(name, Some(options)),
+    )
+    .await?;
+    match answer {
         Err(e) if !is_not_found(&e) => Err(engine(format!("cannot remove container `{name}`"))(e)),
         _ => Ok(()),
     }
@@ -209,10 +242,12 @@ pub async fn list(docker: &Docker, run: Option<&str>) -> Result<Vec<Found>, Dock
         .all(true)
         .filters(&filters)
         .build();
-    let found = docker
-        .list_containers(Some(options))
-        .await
-        .map_err(engine("cannot list containers"))?;
+    let found = call(
+        || "list containers".to_owned(),
+        docker.list_containers(Some(options)),
+    )
+    .await?
+    .map_err(engine("cannot list containers"))?;
     Ok(found
         .into_iter()
         .map(|c| Found {

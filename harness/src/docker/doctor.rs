@@ -8,6 +8,7 @@
 //! run id `doctor<pid>`, and is removed before it returns.
 
 use std::process::Stdio;
+use std::time::Duration;
 
 use squall_fixture::InstanceConfig;
 
@@ -16,13 +17,24 @@ use super::image::FIXTURE_IMAGE;
 use super::proxy::{Delays, Proxy};
 use super::{connect, engine_host, image, network, nft};
 
+/// What a check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The mechanism works.
+    Ok,
+    /// It does not: some faults (or every run) will fail.
+    Failed,
+    /// It works, with a risk worth knowing (an engine version with a known bug).
+    Warning,
+    /// For information only (netem is optional).
+    Info,
+}
+
 /// One mechanism's verdict.
 #[derive(Debug, Clone)]
 pub struct Check {
     pub name: &'static str,
-    /// `Some(true)` works, `Some(false)` does not, `None` for information
-    /// (netem is optional).
-    pub ok: Option<bool>,
+    pub status: Status,
     pub reason: String,
 }
 
@@ -31,12 +43,12 @@ impl Check {
         match result {
             Ok(reason) => Check {
                 name,
-                ok: Some(true),
+                status: Status::Ok,
                 reason,
             },
             Err(reason) => Check {
                 name,
-                ok: Some(false),
+                status: Status::Failed,
                 reason,
             },
         }
@@ -45,7 +57,37 @@ impl Check {
 
 /// Whether every required mechanism works.
 pub fn healthy(checks: &[Check]) -> bool {
-    checks.iter().all(|c| c.ok != Some(false))
+    checks.iter().all(|c| c.status != Status::Failed)
+}
+
+/// How long the network API may take to list networks before doctor calls
+/// the engine's networking wedged.
+const NETWORK_API_WAIT: Duration = Duration::from_secs(5);
+
+/// The first engine version of the 20.10 line with libnetwork's fix for the
+/// deadlock between `getSvcRecords` and `processEndpointDelete`
+/// (moby/libnetwork#2679, vendored by moby/moby#46693); 22.06 and later
+/// carry it from moby/moby#42545.
+const DEADLOCK_FIXED_IN: (u32, u32, u32) = (20, 10, 27);
+
+/// `Some(warning)` when `version` (the engine's, e.g. `20.10.24+dfsg1`) is
+/// older than [`DEADLOCK_FIXED_IN`]. Distributions may patch the bug without
+/// changing the version; the warning says so.
+pub fn deadlock_warning(version: &str) -> Option<String> {
+    let mut parts = version
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse::<u32>().ok());
+    let (Some(Some(major)), Some(Some(minor))) = (parts.next(), parts.next()) else {
+        return None;
+    };
+    let patch = parts.next().flatten().unwrap_or(0);
+    if (major, minor, patch) >= DEADLOCK_FIXED_IN {
+        return None;
+    }
+    Some(format!(
+        "Docker {version} has a known libnetwork deadlock (fixed upstream in moby/moby#42545, in 20.10.27 through moby/libnetwork#2679): many containers leaving one network at once can wedge the engine's networking until dockerd restarts. squall makes endpoint changes one at a time to avoid it (docs/docker.md); other tools on this engine may still trigger it (hint: upgrade to 20.10.27 or later, or 23.0+, unless your distribution patched it)"
+    ))
 }
 
 async fn host_tool(program: &str, args: &[&str]) -> Result<String, String> {
@@ -79,15 +121,43 @@ pub async fn diagnose() -> Vec<Check> {
             return checks;
         }
     };
+    let engine_version = version.version.unwrap_or_default();
     checks.push(Check::new(
         "engine",
         Ok(format!(
-            "Docker {}, API {} at {}",
-            version.version.unwrap_or_default(),
+            "Docker {engine_version}, API {} at {}",
             version.api_version.unwrap_or_default(),
             engine_host()
         )),
     ));
+    // A wedged engine answers `/version` and `docker ps` but never a network
+    // call: ask one with a short deadline before anything would hang on it.
+    let listing = super::call::within(
+        NETWORK_API_WAIT,
+        || "list networks".to_owned(),
+        docker.list_networks(None::<bollard::query_parameters::ListNetworksOptions>),
+    )
+    .await;
+    let network_api = match listing {
+        Ok(Ok(nets)) => Ok(format!("listed {} networks within {}s", nets.len(), NETWORK_API_WAIT.as_secs())),
+        Ok(Err(e)) => Err(format!("listing networks failed: {}", super::short(&e))),
+        Err(_) => Err(format!(
+            "listing networks got no answer in {}s: the engine's networking is wedged (hint: restart the engine, e.g. `systemctl restart docker`, then `squall heal`)",
+            NETWORK_API_WAIT.as_secs()
+        )),
+    };
+    let answering = network_api.is_ok();
+    checks.push(Check::new("network api", network_api));
+    if let Some(warning) = deadlock_warning(&engine_version) {
+        checks.push(Check {
+            name: "deadlock",
+            status: Status::Warning,
+            reason: warning,
+        });
+    }
+    if !answering {
+        return checks;
+    }
     let have_image = image::ensure(&docker, FIXTURE_IMAGE).await;
     checks.push(Check::new(
         "image",
@@ -136,7 +206,7 @@ pub async fn diagnose() -> Vec<Check> {
         container::create(&docker, &run, &net, &spec)
             .await
             .map_err(|e| e.to_string())?;
-        container::start(&docker, &probe)
+        super::endpoint::start(&docker, &probe)
             .await
             .map_err(|e| e.to_string())?;
         let (pid, _) = container::state(&docker, &probe)
@@ -209,11 +279,27 @@ pub async fn diagnose() -> Vec<Check> {
         };
         checks.push(Check {
             name: "netem",
-            ok: None,
+            status: Status::Info,
             reason,
         });
     }
-    let _ = container::remove(&docker, &probe).await;
+    let _ = super::endpoint::remove(&docker, &probe).await;
     let _ = network::remove(&docker, &net.name).await;
     checks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engines_before_20_10_27_are_warned_about_the_deadlock() {
+        for old in ["20.10.24+dfsg1", "20.10.26", "19.03.15", "20.10"] {
+            assert!(deadlock_warning(old).is_some(), "{old}");
+        }
+        for fixed in ["20.10.27", "23.0.1", "28.2.2", "24.0.7-1ubuntu1"] {
+            assert_eq!(deadlock_warning(fixed), None, "{fixed}");
+        }
+        assert_eq!(deadlock_warning("unknown"), None);
+    }
 }

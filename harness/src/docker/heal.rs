@@ -13,7 +13,10 @@ use std::collections::BTreeSet;
 use bollard::query_parameters::ListNetworksOptionsBuilder;
 use bollard::Docker;
 
-use super::{container, engine, journal, network, nft, DockerError, LABEL_MANAGED, LABEL_RUN};
+use super::call::call;
+use super::{
+    container, endpoint, engine, journal, network, nft, DockerError, LABEL_MANAGED, LABEL_RUN,
+};
 
 /// Which runs to heal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,14 +50,16 @@ pub async fn networks(
         None => format!("{LABEL_MANAGED}=true"),
     };
     let filters = std::collections::HashMap::from([("label".to_owned(), vec![label])]);
-    let found = docker
-        .list_networks(Some(
+    let found = call(
+        || "list networks".to_owned(),
+        docker.list_networks(Some(
             ListNetworksOptionsBuilder::default()
                 .filters(&filters)
                 .build(),
-        ))
-        .await
-        .map_err(engine("cannot list networks"))?;
+        )),
+    )
+    .await?
+    .map_err(engine("cannot list networks"))?;
     Ok(found
         .into_iter()
         .map(|n| {
@@ -106,7 +111,8 @@ pub async fn heal(docker: &Docker, which: &Which) -> Result<Healed, DockerError>
                     healed.tables.push(format!("{}:{table}", c.name));
                 }
             }
-            container::remove(docker, &c.name).await?;
+            // One at a time, each stopped before it is removed (`endpoint`).
+            endpoint::remove(docker, &c.name).await?;
             healed.containers.push(c.name.clone());
         }
         for (name, _) in nets.iter().filter(|n| &n.1 == run) {

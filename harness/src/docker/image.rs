@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 
 use bollard::query_parameters::BuildImageOptionsBuilder;
 use bollard::Docker;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
+
+use super::call::{call, within};
 
 use super::{engine, is_not_found, DockerError, LABEL_MANAGED};
 
@@ -25,6 +27,10 @@ pub const FIXTURE_IMAGE: &str = "squall-fixture:latest";
 
 /// The label holding the hash of the binary inside.
 pub const LABEL_CONTENT: &str = "squall.content";
+
+/// How long the engine may take to build the image from its context (a
+/// single `COPY` of one binary: seconds on a healthy engine).
+const BUILD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The target the static binary is built for.
 const TARGET: &str = "x86_64-unknown-linux-gnu";
@@ -101,7 +107,12 @@ pub async fn build(docker: &Docker, binary: &Path) -> Result<bool, DockerError> 
     let bytes = std::fs::read(binary)
         .map_err(|e| DockerError::Engine(format!("cannot read {}: {e}", binary.display())))?;
     let hash = content_hash(&bytes);
-    if let Ok(image) = docker.inspect_image(FIXTURE_IMAGE).await {
+    if let Ok(image) = call(
+        || format!("inspect image `{FIXTURE_IMAGE}`"),
+        docker.inspect_image(FIXTURE_IMAGE),
+    )
+    .await?
+    {
         let current = image
             .config
             .and_then(|c| c.labels)
@@ -123,8 +134,18 @@ pub async fn build(docker: &Docker, binary: &Path) -> Result<bool, DockerError> 
         .forcerm(true)
         .labels(&labels)
         .build();
-    let mut stream = docker.build_image(options, None, Some(bollard::body_full(tar.into())));
-    while let Some(step) = stream.next().await {
+    let steps = docker
+        .build_image(options, None, Some(bollard::body_full(tar.into())))
+        .collect::<Vec<_>>()
+        .map(Ok::<_, bollard::errors::Error>);
+    let steps = within(
+        BUILD_TIMEOUT,
+        || "build the fixture image".to_owned(),
+        steps,
+    )
+    .await?
+    .unwrap_or_default();
+    for step in steps {
         let step = step.map_err(engine("cannot build the fixture image"))?;
         if let Some(detail) = step.error_detail.and_then(|d| d.message) {
             return Err(DockerError::Engine(format!(
@@ -137,7 +158,12 @@ pub async fn build(docker: &Docker, binary: &Path) -> Result<bool, DockerError> 
 
 /// Checks that `image` is on the engine.
 pub async fn ensure(docker: &Docker, image: &str) -> Result<(), DockerError> {
-    match docker.inspect_image(image).await {
+    match call(
+        || format!("inspect image `{image}`"),
+        docker.inspect_image(image),
+    )
+    .await?
+    {
         Ok(_) => Ok(()),
         Err(e) if is_not_found(&e) => Err(DockerError::MissingImage(image.to_owned())),
         Err(e) => Err(engine(format!("cannot inspect image `{image}`"))(e)),

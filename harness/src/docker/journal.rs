@@ -111,6 +111,36 @@ impl Found {
     }
 
     /// Whether the process that wrote it is still running (on this host).
+    /// What the run's entries say it may have left on the engine, one line
+    /// per kind of object, for people: the network, the containers, and which
+    /// of them it paused, killed or gave nft tables or injected errors.
+    pub fn left(&self) -> Vec<String> {
+        let mut network = Vec::new();
+        let (mut containers, mut paused, mut tables) = (Vec::new(), Vec::new(), Vec::new());
+        for entry in &self.entries {
+            let (list, name) = match entry {
+                Entry::Network { name } => (&mut network, name),
+                Entry::Container { name } => (&mut containers, name),
+                Entry::Pause { container } => (&mut paused, container),
+                Entry::Table { container, .. } => (&mut tables, container),
+                _ => continue,
+            };
+            if !list.contains(name) {
+                list.push(name.clone());
+            }
+        }
+        [
+            ("network", network),
+            ("containers", containers),
+            ("paused (perhaps since unpaused)", paused),
+            ("with nft tables", tables),
+        ]
+        .into_iter()
+        .filter(|(_, names)| !names.is_empty())
+        .map(|(what, names)| format!("{what}: {}", names.join(", ")))
+        .collect()
+    }
+
     pub fn writer_alive(&self) -> bool {
         self.pid()
             .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())

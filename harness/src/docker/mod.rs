@@ -24,9 +24,11 @@
 //! The fixture image is built offline ([`image`]). docs/docker.md has the rest.
 
 pub mod abort;
+pub mod call;
 pub mod container;
 pub mod doctor;
 pub mod driver;
+pub mod endpoint;
 pub mod heal;
 pub mod image;
 pub mod journal;
@@ -54,7 +56,7 @@ pub const LABEL_INSTANCE: &str = "squall.instance";
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why the Docker backend could not do its work.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DockerError {
     /// No engine answered (exit 3).
     #[error("cannot reach the Docker engine at {host}: {reason} (hint: start the engine, or set `DOCKER_HOST`)")]
@@ -76,6 +78,10 @@ pub enum DockerError {
         oom_killed: bool,
         last_logs: Vec<String>,
     },
+    /// An engine call got no answer within its deadline ([`call`]): the
+    /// engine is wedged or overloaded (exit 3).
+    #[error("the Docker engine stopped answering: `{call}` got no answer in {} (hint: its networking may be wedged: Docker 20.10 before 20.10.27 has a known deadlock, see `squall doctor`; restart the engine, then run `squall heal`)", crate::scenario::format_duration(*after))]
+    NotAnswering { call: String, after: Duration },
     /// The engine refused or failed a request (exit 3).
     #[error("{0}")]
     Engine(String),
@@ -157,9 +163,12 @@ pub async fn connect() -> Result<(Docker, bollard::models::SystemVersion), Docke
         .await
         .map_err(|_| unreachable(format!("no answer in {}s", CONNECT_TIMEOUT.as_secs())))?
         .map_err(|e| unreachable(short(&e)))?;
-    let docker = docker
-        .negotiate_version()
+    let docker = tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version())
         .await
+        .map_err(|_| unreachable(format!("no answer in {}s", CONNECT_TIMEOUT.as_secs())))?
         .map_err(|e| unreachable(short(&e)))?;
+    // bollard's own deadline (whole seconds, on the response headers only) is
+    // a backstop; `call::call` puts a deadline on every call squall makes.
+    let docker = docker.with_timeout(call::timeout() + Duration::from_secs(5));
     Ok((docker, version))
 }

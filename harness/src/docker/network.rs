@@ -13,6 +13,7 @@ use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
 use bollard::query_parameters::ListNetworksOptionsBuilder;
 use bollard::Docker;
 
+use super::call::call;
 use super::{engine, DockerError, LABEL_MANAGED, LABEL_RUN};
 
 /// Most instances one network holds (`.10` to `.250`).
@@ -58,10 +59,12 @@ pub fn labels(run: &str) -> HashMap<String, String> {
 
 /// Subnets in use by any network on the engine.
 async fn used_subnets(docker: &Docker) -> Result<Vec<String>, DockerError> {
-    let nets = docker
-        .list_networks(Some(ListNetworksOptionsBuilder::default().build()))
-        .await
-        .map_err(engine("cannot list networks"))?;
+    let nets = call(
+        || "list networks".to_owned(),
+        docker.list_networks(Some(ListNetworksOptionsBuilder::default().build())),
+    )
+    .await?
+    .map_err(engine("cannot list networks"))?;
     Ok(nets
         .iter()
         .filter_map(|n| n.ipam.as_ref()?.config.as_ref())
@@ -105,7 +108,12 @@ pub async fn create(
             }),
             ..Default::default()
         };
-        match docker.create_network(request).await {
+        match call(
+            || format!("create network `{name}`"),
+            docker.create_network(request),
+        )
+        .await?
+        {
             Ok(r) => {
                 return Ok(Network {
                     id: r.id,
@@ -127,7 +135,12 @@ pub async fn create(
 
 /// Removes a network, ignoring "already gone".
 pub async fn remove(docker: &Docker, name: &str) -> Result<(), DockerError> {
-    match docker.remove_network(name).await {
+    match call(
+        || format!("remove network `{name}`"),
+        docker.remove_network(name),
+    )
+    .await?
+    {
         Err(e) if !super::is_not_found(&e) => {
             Err(engine(format!("cannot remove network `{name}`"))(e))
         }

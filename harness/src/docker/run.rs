@@ -17,7 +17,7 @@ use super::abort::Armed;
 use super::image::FIXTURE_IMAGE;
 use super::journal::Journal;
 use super::session::{InstanceSpec, Session};
-use super::{connect, image, watch, DockerError};
+use super::{call, connect, image, journal, watch, DockerError};
 use crate::engine::{RunError, RunOptions};
 use crate::fault::{self, Effect, PlannedFault};
 use crate::record::{AppliedFault, RunRecord};
@@ -203,7 +203,11 @@ async fn run_async(
         s = Session::create(docker, &run, journal, specs, intercepted(&plan)) => s,
         sig = signalled() => return Err(RunError::Aborted(format!("{sig} during setup; the run was healed"))),
     };
-    let mut session = created?;
+    let mut session = match created {
+        Ok(session) => session,
+        // What the setup created is in the journal; say what is left.
+        Err(e) => return Err(wedged(&run, &[]).unwrap_or_else(|| e.into())),
+    };
 
     let targets: Vec<String> = fault::instances(scenario)
         .get(&scenario.workload.target)
@@ -264,6 +268,14 @@ async fn run_async(
     };
     // Whatever happened: heal, count, remove.
     let healed = session.heal_all().await;
+    // An engine that stopped answering cannot undo pauses or remove
+    // containers; what lives in the containers' namespaces and in this
+    // process can still go.
+    let cleared = if call::not_answering().is_some() {
+        session.heal_without_engine().await
+    } else {
+        Vec::new()
+    };
     let received = session.received().await;
     let recorded = if outcome.is_ok() {
         session.spans().await
@@ -276,6 +288,9 @@ async fn run_async(
         // Every container and the network are gone, and with the containers
         // their pauses and nft tables: nothing is left to heal.
         armed.disarm();
+    }
+    if let Some(e) = wedged(&run, &cleared) {
+        return Err(e);
     }
     let requests = outcome?;
     healed?;
@@ -296,6 +311,40 @@ async fn run_async(
     };
     record.compute_wasted();
     Ok(record)
+}
+
+/// When the engine stopped answering during run `run`: the error that ends
+/// the run (exit 3), naming the call, what the run left on the engine (from
+/// its journal), what squall could undo without the engine (`cleared`: the
+/// instances whose nft rules it deleted) and what to do.
+fn wedged(run: &str, cleared: &[String]) -> Option<RunError> {
+    let e = call::not_answering()?;
+    let mut text = e.to_string();
+    if let Some(found) = journal::list().into_iter().find(|j| j.run == run) {
+        let left = found.left();
+        if left.is_empty() {
+            text.push_str(&format!(
+                "\nrun {run} had created nothing on the engine yet"
+            ));
+        } else {
+            text.push_str(&format!(
+                "\nleft on the engine by run {run} (journal {}):\n  {}",
+                found.path.display(),
+                left.join("\n  ")
+            ));
+        }
+    }
+    if !cleared.is_empty() {
+        text.push_str(&format!(
+            "\nsquall deleted its nft rules (partitions, loss, latency redirects) in {} running instance(s): {}",
+            cleared.len(),
+            cleared.join(", ")
+        ));
+    }
+    text.push_str(&format!(
+        "\nwhat to do: restart the engine (`systemctl restart docker`, or however dockerd runs here), then `squall heal --run {run}`"
+    ));
+    Some(RunError::Backend(text))
 }
 
 /// Applies the plan's injections and heals at their scheduled times.

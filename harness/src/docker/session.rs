@@ -20,6 +20,7 @@ use squall_fixture::{HttpClient, InstanceConfig, Span, Tokio};
 use tokio::time::Instant;
 
 use super::container::{self, Spec};
+use super::endpoint;
 use super::journal::{Entry, Journal};
 use super::network::{self, Network};
 use super::nft::{self, Rules};
@@ -217,20 +218,21 @@ impl Session {
             recorded: Vec::new(),
             actuations: Vec::new(),
         };
+        // Creating touches no network endpoint, so it goes in parallel; each
+        // start joins the network, so those go one at a time (`endpoint`).
         let docker = session.docker.clone();
         let net = session.network.clone();
-        let created = futures_util::future::join_all(containers.iter().map(|spec| {
-            let docker = docker.clone();
-            let net = net.clone();
-            let run = run.to_owned();
-            async move {
-                container::create(&docker, &run, &net, spec).await?;
-                container::start(&docker, &spec.name).await
-            }
-        }))
+        let created = futures_util::future::join_all(
+            containers
+                .iter()
+                .map(|spec| container::create(&docker, run, &net, spec)),
+        )
         .await;
         for result in created {
             result?;
+        }
+        for spec in &containers {
+            endpoint::start(&docker, &spec.name).await?;
         }
         let names: Vec<String> = session.instances.keys().cloned().collect();
         for name in &names {
@@ -402,7 +404,9 @@ impl Session {
         if self.paused.remove(name) {
             container::unpause(&self.docker, &container).await?;
         }
-        container::kill(&self.docker, &container).await?;
+        // Returns once the engine has processed the exit: several kills at
+        // one instant must not leave the network together (`endpoint`).
+        endpoint::stop(&self.docker, &container).await?;
         let instance = &mut self.instances[name];
         instance.proxy = None;
         instance.pid = 0;
@@ -412,7 +416,7 @@ impl Session {
 
     async fn start(&mut self, name: &str) -> Result<(), DockerError> {
         let container = self.instances[name].container.clone();
-        container::start(&self.docker, &container).await?;
+        endpoint::start(&self.docker, &container).await?;
         self.install(name).await?;
         self.wait_ready(name).await?;
         if let Some(&(status, ppm)) = self.errors.get(name) {
@@ -690,19 +694,35 @@ impl Session {
         std::mem::take(&mut self.recorded)
     }
 
-    /// Removes every container and the network, then the journal.
+    /// Undoes what needs no engine, once it stopped answering: the latency
+    /// proxies (threads of this process) and the nft table in every running
+    /// instance's namespace (entered by pid). Returns the instances whose
+    /// table went. Pauses, containers and the network stay for `squall heal`.
+    pub async fn heal_without_engine(&mut self) -> Vec<String> {
+        let table = nft::table_name(&self.run);
+        let mut cleared = Vec::new();
+        for (name, instance) in &mut self.instances {
+            instance.proxy = None;
+            if instance.pid > 0 && nft::delete_table(instance.pid, &table).await.is_ok() {
+                cleared.push(name.clone());
+            }
+        }
+        cleared
+    }
+
+    /// Removes every container, one at a time, each stopped before its
+    /// removal (`endpoint`: removing them all at once can wedge the engine),
+    /// then the network, then the journal.
     pub async fn teardown(mut self) -> Result<(), DockerError> {
         for instance in self.instances.values_mut() {
             instance.proxy = None;
         }
-        let docker = self.docker.clone();
-        let removed = futures_util::future::join_all(
-            self.instances
-                .values()
-                .map(|i| container::remove(&docker, &i.container)),
-        )
-        .await;
-        let mut first_error = removed.into_iter().find_map(Result::err);
+        let mut first_error = None;
+        for instance in self.instances.values() {
+            if let Err(e) = endpoint::remove(&self.docker, &instance.container).await {
+                first_error.get_or_insert(e);
+            }
+        }
         if let Err(e) = network::remove(&self.docker, &self.network.name).await {
             first_error.get_or_insert(e);
         }

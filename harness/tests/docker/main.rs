@@ -8,10 +8,12 @@
 //! nothing of squall's is left on the engine.
 
 mod abort;
+mod churn;
 mod faults;
 mod heal;
 mod scenarios;
 mod traces;
+mod unanswering;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -22,9 +24,36 @@ use bollard::Docker;
 static SERIAL: Mutex<()> = Mutex::new(());
 static IMAGE: OnceLock<Result<(), String>> = OnceLock::new();
 
+/// The test that found the engine's networking wedged, once one did.
+static WEDGED: OnceLock<String> = OnceLock::new();
+
+/// How long the network API may take to answer before the engine is called wedged.
+const WEDGE_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Takes the lock, makes sure the engine answers and the fixture image exists.
+///
+/// A wedged engine (docs/docker.md, "The engine deadlock") fails the first
+/// test that meets it with the whole story, and every later test with one
+/// line pointing at that failure, rather than each failing on another
+/// test's leftovers after a timeout of its own.
 pub fn setup() -> MutexGuard<'static, ()> {
     let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(first) = WEDGED.get() {
+        panic!("the Docker engine's networking is wedged (found by `{first}`, see its failure): this test cannot run");
+    }
+    if let Err(e) = rt().block_on(engine_answers(WEDGE_WAIT)) {
+        let me = std::thread::current()
+            .name()
+            .unwrap_or("a Docker test")
+            .to_owned();
+        let _ = WEDGED.set(me);
+        panic!(
+            "THE DOCKER ENGINE'S NETWORKING IS WEDGED: {e}. Most likely the libnetwork deadlock of \
+             Docker 20.10 before 20.10.27 (docs/docker.md, \"The engine deadlock\"), set off by an \
+             earlier test or by something else on this engine. Every Docker test after this one \
+             fails with one line pointing here. Restart dockerd, then run `squall heal --all`."
+        );
+    }
     let built = IMAGE.get_or_init(|| {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let binary =
@@ -55,6 +84,18 @@ pub async fn docker() -> Docker {
     match squall::docker::connect().await {
         Ok((d, _)) => d,
         Err(e) => panic!("the Docker tests need a reachable Docker engine: {e}"),
+    }
+}
+
+/// Whether the engine's network API (what the libnetwork deadlock wedges)
+/// answers within `limit`.
+pub async fn engine_answers(limit: std::time::Duration) -> Result<(), String> {
+    let docker = docker().await;
+    let list = docker.list_networks(None::<bollard::query_parameters::ListNetworksOptions>);
+    match tokio::time::timeout(limit, list).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("listing networks failed: {e}")),
+        Err(_) => Err(format!("listing networks got no answer in {limit:?}")),
     }
 }
 
