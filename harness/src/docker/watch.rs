@@ -10,6 +10,11 @@
 //! ([`vanished`]) and stops at once; and after the load phase, and after any
 //! error, it asks the engine which containers are gone ([`missing`]), so the
 //! error names the vanished instance whichever of those noticed first.
+//!
+//! The event stream is the one engine request without a deadline
+//! ([`super::call`]): waiting for events is its purpose. It is raced against
+//! the load phase, so a stream that goes quiet on a wedged engine holds
+//! nothing up; the run's own calls time out and end it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
