@@ -126,11 +126,11 @@ fn diff(expected: &str, actual: &str) -> String {
     for i in from..first {
         out.push_str(&format!("   {}\n", e.get(i).unwrap_or(&"")));
     }
-    for i in first..(first + 3).min(e.len()) {
-        out.push_str(&format!(" - {}\n", e[i]));
+    for line in e.iter().skip(first).take(3) {
+        out.push_str(&format!(" - {line}\n"));
     }
-    for i in first..(first + 3).min(a.len()) {
-        out.push_str(&format!(" + {}\n", a[i]));
+    for line in a.iter().skip(first).take(3) {
+        out.push_str(&format!(" + {line}\n"));
     }
     out
 }
