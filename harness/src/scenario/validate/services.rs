@@ -217,6 +217,21 @@ fn service(name: &Spanned<String>, raw: RawService) -> Result<(Service, Vec<Vec<
                 format!("endpoint path `{}` must start with `/`", path.get_ref()),
             ));
         }
+        // The fixture answers its admin requests (spans, counters) there.
+        if path
+            .get_ref()
+            .starts_with(squall_fixture::config::ADMIN_PREFIX)
+        {
+            return Err(Diag::new(
+                path.span(),
+                format!(
+                    "endpoint path `{}` is under `{}`, which squall keeps for itself",
+                    path.get_ref(),
+                    squall_fixture::config::ADMIN_PREFIX
+                ),
+            )
+            .hint("pick another path"));
+        }
         let work = match &raw_endpoint.work {
             Some(work) => self::work(work)?,
             None => Work::default(),
@@ -263,6 +278,12 @@ fn work(raw: &Spanned<RawWork>) -> Result<Work, Diag> {
             (Some(mean), None, None) => Ok(Work::Mean(wait(mean, "mean")?)),
             (None, Some(p50_text), Some(p99_text)) => {
                 let (p50, p99) = (wait(p50_text, "p50")?, wait(p99_text, "p99")?);
+                if p50.is_zero() {
+                    // A log-normal needs a positive median (the fixture refuses
+                    // it at run time otherwise: found by tests/properties.rs).
+                    return Err(Diag::new(p50_text.span(), "`p50` must be greater than 0")
+                        .hint("write `work = \"0ms\"` for no work"));
+                }
                 if p99 < p50 {
                     let (p99, p50) = (format_duration(p99), format_duration(p50));
                     let message = format!("`p99` {p99} is less than `p50` {p50}");
@@ -451,6 +472,14 @@ mod tests {
             (
                 &BASE.replace("work = \"1ms\"", "work = { p99 = \"5ms\" }"),
                 "t.toml:10:8: `work` takes `mean`, or both `p50` and `p99`\n  (hint: like `work = { mean = \"2ms\" }` or `work = { p50 = \"2ms\", p99 = \"20ms\" }`)",
+            ),
+            (
+                &BASE.replace("work = \"1ms\"", "work = { p50 = \"0s\", p99 = \"5ms\" }"),
+                "t.toml:10:16: `p50` must be greater than 0\n  (hint: write `work = \"0ms\"` for no work)",
+            ),
+            (
+                &BASE.replace("\"/reserve\"]", "\"/squall/spans\"]"),
+                "t.toml:9:28: endpoint path `/squall/spans` is under `/squall/`, which squall keeps for itself\n  (hint: pick another path)",
             ),
             (
                 &BASE.replace("work = \"1ms\"", "work = { mean = \"2ms\", p95 = \"5ms\" }"),
