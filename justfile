@@ -4,6 +4,10 @@
 test:
     cargo test --workspace --locked
 
+# Rewrite the golden report.json of every scenario (on purpose: commit them alone, saying why)
+bless:
+    SQUALL_BLESS=1 cargo test -p squall --test golden
+
 # Run every scenario in scenarios/ in the simulator
 sim:
     cargo run --release -- run scenarios/*.toml

@@ -189,8 +189,11 @@ fn parse_amplification(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A load-phase length: a duration with a unit, within the limits
+/// (`squall::scenario::limits`).
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    scenario::parse_duration(s).map_err(|e| e.to_string())
+    let duration = scenario::parse_duration(s).map_err(|e| e.to_string())?;
+    scenario::limits::check_duration(duration).map_err(|e| e.to_string())
 }
 
 const GOOD: Style = AnsiColor::Green.on_default().bold();
@@ -256,6 +259,16 @@ fn run(args: RunArgs) -> i32 {
             Ok(s) => scenarios.push(s),
             Err(e) => {
                 eprintln!("{BAD}error{BAD:#}: {e}");
+                return exit::BAD_INPUT;
+            }
+        }
+    }
+    // `--duration` changes how many requests each scenario offers.
+    if let Some(duration) = args.duration {
+        for s in &scenarios {
+            if let Err(e) = scenario::limits::check_requests(s.workload.rate, duration) {
+                let path = s.path.display();
+                eprintln!("{BAD}error{BAD:#}: {path}: with --duration: {e}");
                 return exit::BAD_INPUT;
             }
         }

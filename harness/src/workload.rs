@@ -12,9 +12,10 @@ use rand_distr::{Distribution, Exp};
 
 use crate::scenario::Arrival;
 
-/// The most requests one run may schedule: a named cap so a typo in `rate`
-/// cannot exhaust memory (100 000/s for 10 minutes).
-pub const MAX_REQUESTS: usize = 60_000_000;
+/// The most requests one run may schedule: validation refuses more
+/// ([`crate::scenario::limits::MAX_REQUESTS`], which says why); this cap
+/// only guards callers that skip it.
+pub const MAX_REQUESTS: usize = crate::scenario::limits::MAX_REQUESTS as usize;
 
 /// Send times, since the start of the load phase, of every request in
 /// `[0, duration)`: evenly spaced for `constant`, exponential gaps for

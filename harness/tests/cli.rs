@@ -126,10 +126,32 @@ fn bad_scenario_files_name_file_line_column_and_exit_2() {
         (&format!("{BASE}max_ratio = 1.5\n"), "`max_ratio` must be between 0 and 1"),
         // warm-up as long as the run
         (&BASE.replace("rate = 50", "rate = 50\nwarmup = \"4s\""), "warm-up of 4s leaves nothing"),
+        // the issue's panic (exit 101 in std's time.rs): a deadline past every limit
+        (
+            &BASE.replace(r#"deadline = "100ms""#, r#"deadline = "9999999999999999999s""#),
+            "bad.toml:8:12: `deadline` must be at most 1h, found 9999999999999999999s",
+        ),
     ];
     for (body, expected) in cases {
         bad_file(body, expected);
     }
+}
+
+/// The issue's second case: `squall check` printed a fix with a 20-billion-ms
+/// timeout instead of refusing the file.
+#[test]
+fn check_refuses_a_timeout_past_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = BASE.replace(r#"timeout = "50ms""#, r#"timeout = "9999999999999s""#);
+    let path = write(dir.path(), "bad.toml", &body);
+    let out = squall(&["check", path.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("bad.toml:12:49: `timeout` must be at most 1h, found 9999999999999s"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("fix:"), "{stdout}");
 }
 
 #[test]
@@ -178,6 +200,40 @@ fn bad_arguments_exit_2_with_a_message() {
             &["heal", "--run", "r1", "--all"],
             "the argument '--run <ID>' cannot be used with '--all'",
         ),
+        // Limits on the command line (docs/scenarios.md, "Limits").
+        (
+            &["run", "scenarios/card-auth.toml", "--duration", "0s"],
+            "the load phase must be longer than 0 and at most 24h, found 0s",
+        ),
+        (
+            &["run", "scenarios/card-auth.toml", "--duration", "25h"],
+            "the load phase must be longer than 0 and at most 24h, found 90000s",
+        ),
+        (
+            &[
+                "explore",
+                "scenarios/card-auth.toml",
+                "--duration",
+                "9999999999999999999s",
+            ],
+            "the load phase must be longer than 0 and at most 24h",
+        ),
+        (
+            // 500 requests a second for a day: 43.2 million, over the cap.
+            &["run", "scenarios/card-auth.toml", "--duration", "24h"],
+            "scenarios/card-auth.toml: with --duration: 500 requests a second for 86400s is \
+             43200000 requests, more than the 10000000 one run may offer",
+        ),
+        (
+            &[
+                "run",
+                "scenarios/card-auth.toml",
+                "--seed",
+                "18446744073709551616",
+            ],
+            "invalid value '18446744073709551616' for '--seed <N>'",
+        ),
+        (&["run", "scenarios/card-auth.toml", "--seed", "-1"], "-1"),
         (&["run"], "required arguments were not provided"),
         (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
     ];

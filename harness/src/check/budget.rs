@@ -22,22 +22,25 @@ pub fn work_worst(work: &Work) -> Duration {
     match *work {
         Work::Fixed(d) => d,
         Work::Percentiles { p99, .. } => p99,
-        Work::Mean(mean) => Duration::from_secs_f64(mean.as_secs_f64() * LN_100),
+        Work::Mean(mean) => {
+            Duration::try_from_secs_f64(mean.as_secs_f64() * LN_100).unwrap_or(Duration::MAX)
+        }
     }
 }
 
 /// Attempts a call makes at most: the first plus its retries.
 pub fn attempts(call: &Call) -> u32 {
-    call.retries + 1
+    call.retries.saturating_add(1)
 }
 
 /// The longest a call sleeps between its attempts: retry `k` (from 0) sleeps
 /// less than `backoff × 2^k`, so `retries` retries sleep less than
 /// `backoff × (2^retries − 1)` in all.
 pub fn backoff_worst(backoff: Duration, retries: u32) -> Duration {
-    // `retries` is at most 10 (validated), so 2^retries fits easily.
-    debug_assert!(retries <= 31, "retries are capped at 10 by validation");
-    backoff * ((1u32 << retries) - 1)
+    // Validation caps `retries` at 10 and `backoff` at an hour, so this is far
+    // from overflow; saturating all the same for scenarios built in code.
+    let factor = 1u32.checked_shl(retries).map_or(u32::MAX, |p| p - 1);
+    backoff.saturating_mul(factor)
 }
 
 /// The longest one attempt takes: its timeout, plus the hedge delay when the
@@ -45,13 +48,16 @@ pub fn backoff_worst(backoff: Duration, retries: u32) -> Duration {
 /// a timeout of its own).
 pub fn attempt_worst(call: &Call) -> Option<Duration> {
     call.timeout
-        .map(|t| t + call.hedge.unwrap_or(Duration::ZERO))
+        .map(|t| t.saturating_add(call.hedge.unwrap_or(Duration::ZERO)))
 }
 
 /// The longest a call takes: `attempts × (timeout + hedge) + backoff`, or
 /// `None` (unbounded) when it has no timeout.
 pub fn call_worst(call: &Call) -> Option<Duration> {
-    attempt_worst(call).map(|a| a * attempts(call) + backoff_worst(call.backoff, call.retries))
+    attempt_worst(call).map(|a| {
+        a.saturating_mul(attempts(call))
+            .saturating_add(backoff_worst(call.backoff, call.retries))
+    })
 }
 
 /// The longest an endpoint takes: its work, then each group of calls in turn,
@@ -63,7 +69,10 @@ pub fn endpoint_worst(endpoint: &Endpoint) -> Option<Duration> {
         let slot = groups.entry(call.group).or_default();
         *slot = (*slot).max(worst);
     }
-    Some(work_worst(&endpoint.work) + groups.values().sum::<Duration>())
+    let calls = groups
+        .values()
+        .fold(Duration::ZERO, |sum, g| sum.saturating_add(*g));
+    Some(work_worst(&endpoint.work).saturating_add(calls))
 }
 
 /// The call of `endpoint` that contributes most to its worst case (the first
@@ -102,9 +111,10 @@ pub fn fit(call: &Call, allowance: Duration) -> Fit {
         .map(floor_ms)
         .filter(|t| !t.is_zero());
     let attempts = call.timeout.and_then(|t| {
-        (1..n)
-            .rev()
-            .find(|&k| (t + hedge) * k + backoff_worst(call.backoff, k - 1) <= allowance)
+        (1..n).rev().find(|&k| {
+            let worst = t.saturating_add(hedge).saturating_mul(k);
+            worst.saturating_add(backoff_worst(call.backoff, k - 1)) <= allowance
+        })
     });
     Fit { timeout, attempts }
 }

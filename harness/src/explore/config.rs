@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_spanned::Spanned;
 
+use crate::scenario::limits::{self, MAX_DURATION, MAX_WAIT};
 use crate::scenario::{parse_duration, Scenario, ScenarioError};
 
 /// At most this many explored faults per case (`max_faults`).
@@ -306,15 +307,20 @@ fn validate(scenario: &Scenario, raw: Spanned<RawExplore>) -> Result<ExploreConf
         1,
     )?;
 
-    let start = raw.start.as_ref().map(duration).transpose()?;
+    let start = raw
+        .start
+        .as_ref()
+        .map(|t| at_most(t, "start", MAX_DURATION))
+        .transpose()?;
     let settle = raw
         .settle
         .as_ref()
-        .map(duration)
+        .map(|t| at_most(t, "settle", MAX_DURATION))
         .transpose()?
         .unwrap_or(Duration::from_secs(5));
     let ms = Duration::from_millis;
-    let (length_min, length_max) = range(&raw.length, "length", (ms(1000), ms(10_000)))?;
+    let (length_min, length_max) =
+        range(&raw.length, "length", (ms(1000), ms(10_000)), MAX_DURATION)?;
     if length_min.is_zero() {
         let span = raw
             .length
@@ -323,7 +329,7 @@ fn validate(scenario: &Scenario, raw: Spanned<RawExplore>) -> Result<ExploreConf
             .unwrap_or(section.clone());
         return Err(diag(span, "`length` must start above 0"));
     }
-    let (delay_min, delay_max) = range(&raw.delay, "delay", (ms(20), ms(300)))?;
+    let (delay_min, delay_max) = range(&raw.delay, "delay", (ms(20), ms(300)), MAX_WAIT)?;
     if delay_min.is_zero() {
         let span = raw
             .delay
@@ -332,7 +338,7 @@ fn validate(scenario: &Scenario, raw: Spanned<RawExplore>) -> Result<ExploreConf
             .unwrap_or(section.clone());
         return Err(diag(span, "`delay` must start above 0"));
     }
-    let (jitter_min, jitter_max) = range(&raw.jitter, "jitter", (ms(0), ms(0)))?;
+    let (jitter_min, jitter_max) = range(&raw.jitter, "jitter", (ms(0), ms(0)), MAX_WAIT)?;
 
     let (error_rate_min, error_rate_max) = match &raw.error_rate {
         None => (0.1, 1.0),
@@ -436,16 +442,34 @@ fn pair<'a, T>(list: &'a Spanned<Vec<Spanned<T>>>, key: &str) -> Result<[&'a Spa
     }
 }
 
+/// A duration of at most `max` (docs/scenarios.md, "Limits").
+fn at_most(text: &Spanned<String>, key: &str, max: Duration) -> Result<Duration, Diag> {
+    let value = duration(text)?;
+    if value > max {
+        return Err(diag(
+            text.span(),
+            format!(
+                "`{key}` must be at most {}, found {}",
+                limits::human(max),
+                limits::human(value)
+            ),
+        )
+        .hint("squall's limits are listed in docs/scenarios.md, under \"Limits\""));
+    }
+    Ok(value)
+}
+
 fn range(
     v: &Option<Spanned<Vec<Spanned<String>>>>,
     key: &str,
     default: (Duration, Duration),
+    max: Duration,
 ) -> Result<(Duration, Duration), Diag> {
     let Some(list) = v else {
         return Ok(default);
     };
     let [lo, hi] = pair(list, key)?;
-    let (lo, hi) = (duration(lo)?, duration(hi)?);
+    let (lo, hi) = (at_most(lo, key, max)?, at_most(hi, key, max)?);
     if lo > hi {
         return Err(diag(
             list.span(),

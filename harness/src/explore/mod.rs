@@ -141,6 +141,10 @@ pub fn main(opts: &Options) -> i32 {
         return exit::BAD_INPUT;
     }
     let duration = opts.duration.unwrap_or(base.duration);
+    if let Err(e) = scenario::limits::check_requests(base.workload.rate, duration) {
+        eprintln!("{BAD}error{BAD:#}: {}: {e}", path.display());
+        return exit::BAD_INPUT;
+    }
     let space = match Space::new(&base, config, duration) {
         Ok(s) => s,
         Err(e) => {

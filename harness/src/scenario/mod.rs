@@ -52,6 +52,7 @@
 
 mod duration;
 mod error;
+pub mod limits;
 mod model;
 mod raw;
 mod validate;
@@ -60,11 +61,11 @@ use std::path::Path;
 
 pub use duration::{format_duration, parse_duration, DurationError};
 pub use error::ScenarioError;
+pub use limits::{MAX_RATE, MAX_REPLICAS, MAX_RETRIES};
 pub use model::{
     Arrival, Balancer, Breaker, Call, Endpoint, Expect, Fault, FaultKind, Invariant, InvariantKind,
     LinkScope, Scenario, Service, SimConfig, Target, Window, Work, Workload,
 };
-pub use validate::{MAX_RATE, MAX_REPLICAS, MAX_RETRIES};
 
 /// Reads and validates the scenario file at `path`.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {

@@ -21,12 +21,11 @@ use super::error::Diag;
 use super::model::{Arrival, Expect, Scenario, Service, SimConfig, Workload};
 use super::raw::{DurationText, RawScenario, RawSim, RawWorkload};
 
-/// Most replicas a service may have; the simulator gives each one a host.
-pub const MAX_REPLICAS: u32 = 64;
-/// Most retries a call may make; more turns a blip into a retry storm.
-pub const MAX_RETRIES: u32 = 10;
-/// Highest workload rate, requests per second.
-pub const MAX_RATE: f64 = 100_000.0;
+use super::limits::{check_requests, human, MAX_DURATION, MAX_RATE, MAX_TICK, MAX_WAIT, MIN_TICK};
+pub(crate) use super::limits::{MAX_REPLICAS, MAX_RETRIES};
+
+/// The hint of every limit error: where the limits are listed, and why.
+const LIMITS_HINT: &str = "squall's limits are listed in docs/scenarios.md, under \"Limits\"";
 
 const ARRIVALS: &[(&str, Arrival)] = &[
     ("constant", Arrival::Constant),
@@ -55,6 +54,7 @@ pub(crate) fn scenario(raw: RawScenario, text: &str, path: &Path) -> Result<Scen
             "`duration` must be greater than 0",
         ));
     }
+    at_most(duration, &raw.duration, "duration", MAX_DURATION)?;
     let expect = raw
         .expect
         .as_ref()
@@ -97,10 +97,18 @@ fn sim(raw: Option<RawSim>) -> Result<SimConfig, Diag> {
         if sim.tick.is_zero() {
             return Err(Diag::new(tick.span(), "`tick` must be greater than 0"));
         }
+        if !(MIN_TICK..=MAX_TICK).contains(&sim.tick) {
+            let (min, max, found) = (human(MIN_TICK), human(MAX_TICK), human(sim.tick));
+            return Err(Diag::new(
+                tick.span(),
+                format!("`tick` must be between {min} and {max}, found {found}"),
+            )
+            .hint(LIMITS_HINT));
+        }
     }
     if let Some(latency) = raw.latency {
-        sim.latency_min = optional_duration(&latency.min)?.unwrap_or(sim.latency_min);
-        sim.latency_max = optional_duration(&latency.max)?.unwrap_or(sim.latency_max);
+        sim.latency_min = optional_wait(&latency.min, "min")?.unwrap_or(sim.latency_min);
+        sim.latency_max = optional_wait(&latency.max, "max")?.unwrap_or(sim.latency_max);
         if sim.latency_max < sim.latency_min {
             let span = latency.max.or(latency.min).map_or(0..0, |s| s.span());
             let (max, min) = (
@@ -133,6 +141,10 @@ fn workload(
             ),
         ));
     }
+    if let Err(too_many) = check_requests(rate, run) {
+        return Err(Diag::new(raw.rate.span(), too_many.to_string())
+            .hint("lower `rate` or `duration`; ".to_string() + LIMITS_HINT));
+    }
     let deadline = duration(&raw.deadline)?;
     if deadline.is_zero() {
         return Err(Diag::new(
@@ -140,6 +152,7 @@ fn workload(
             "`deadline` must be greater than 0",
         ));
     }
+    at_most(deadline, &raw.deadline, "deadline", MAX_WAIT)?;
     let warmup = optional_duration(&raw.warmup)?.unwrap_or(Duration::ZERO);
     if let (true, Some(text)) = (warmup >= run, &raw.warmup) {
         let (warmup, run) = (format_duration(warmup), format_duration(run));
@@ -179,6 +192,36 @@ fn duration_at(text: &DurationText, span: Range<usize>) -> Result<Duration, Diag
 
 fn optional_duration(text: &Option<Spanned<DurationText>>) -> Result<Option<Duration>, Diag> {
     text.as_ref().map(duration).transpose()
+}
+
+/// Refuses `value` (read from `text`) when it is longer than `max`.
+fn at_most(
+    value: Duration,
+    text: &Spanned<DurationText>,
+    key: &str,
+    max: Duration,
+) -> Result<Duration, Diag> {
+    if value <= max {
+        return Ok(value);
+    }
+    let (max, found) = (human(max), human(value));
+    Err(Diag::new(
+        text.span(),
+        format!("`{key}` must be at most {max}, found {found}"),
+    )
+    .hint(LIMITS_HINT))
+}
+
+/// A duration of at most [`MAX_WAIT`] (a timeout, a delay, a piece of work).
+fn wait(text: &Spanned<DurationText>, key: &str) -> Result<Duration, Diag> {
+    at_most(duration(text)?, text, key, MAX_WAIT)
+}
+
+fn optional_wait(
+    text: &Option<Spanned<DurationText>>,
+    key: &str,
+) -> Result<Option<Duration>, Diag> {
+    text.as_ref().map(|t| wait(t, key)).transpose()
 }
 
 /// `` `a`, `b` and `c` ``.
@@ -456,6 +499,116 @@ work = "1ms"
                 "t.toml:1:12: `duration` must be greater than 0",
             ),
         ]);
+    }
+
+    /// Every bound of `limits`, refused where it is written; the issue's two
+    /// panics (a huge `deadline`, a huge call `timeout`) among them.
+    #[test]
+    fn limits_are_checked_at_load() {
+        const HINT: &str =
+            "\n  (hint: squall's limits are listed in docs/scenarios.md, under \"Limits\")";
+        let call = "timeout = \"50ms\" }]";
+        let chain = "duration = \"10s\"\n\
+            workload = { target = \"a\", path = \"/\", rate = 1, deadline = \"1s\" }\n\
+            [services.a.endpoints.\"/\"]\n\
+            calls = [{ to = \"b\", path = \"/\", retries = 10, hedge = \"1ms\" }]\n\
+            [services.b.endpoints.\"/\"]\n\
+            calls = [{ to = \"c\", path = \"/\", retries = 10, hedge = \"1ms\" }]\n\
+            [services.c.endpoints.\"/\"]\n\
+            calls = [{ to = \"d\", path = \"/\", retries = 10, hedge = \"1ms\" }]\n\
+            [services.d.endpoints.\"/\"]\n";
+        check(&[
+            (
+                &BASE.replacen("\"60s\"", "\"25h\"", 1),
+                &format!("t.toml:1:12: `duration` must be at most 24h, found 25h{HINT}"),
+            ),
+            (
+                &BASE.replace("\"200ms\"", "\"9999999999999999999s\""),
+                &format!("t.toml:2:78: `deadline` must be at most 1h, found 9999999999999999999s{HINT}"),
+            ),
+            (
+                &BASE.replace("rate = 100", "rate = 1000").replacen("\"60s\"", "\"3h\"", 1),
+                "t.toml:2:62: 1000 requests a second for 10800s is 10800000 requests, more than \
+                 the 10000000 one run may offer\n  (hint: lower `rate` or `duration`; squall's \
+                 limits are listed in docs/scenarios.md, under \"Limits\")",
+            ),
+            (
+                &BASE.replace("rate = 100", "rate = nan"),
+                "t.toml:2:62: `rate` must be greater than 0 and at most 100000 requests per second, found NaN",
+            ),
+            (
+                &format!("{BASE}[sim]\ntick = \"10us\"\n"),
+                &format!("t.toml:12:8: `tick` must be between 100us and 1s, found 10us{HINT}"),
+            ),
+            (
+                &format!("{BASE}[sim]\ntick = \"2s\"\n"),
+                &format!("t.toml:12:8: `tick` must be between 100us and 1s, found 2s{HINT}"),
+            ),
+            (
+                &format!("{BASE}[sim]\nlatency = {{ min = \"0ms\", max = \"2h\" }}\n"),
+                &format!("t.toml:12:32: `max` must be at most 1h, found 2h{HINT}"),
+            ),
+            (
+                &BASE.replace("\"50ms\"", "\"9999999999999s\""),
+                &format!("t.toml:6:56: `timeout` must be at most 1h, found 9999999999999s{HINT}"),
+            ),
+            (
+                &BASE.replace(call, "timeout = \"50ms\", backoff = \"2h\" }]"),
+                &format!("t.toml:6:74: `backoff` must be at most 1h, found 2h{HINT}"),
+            ),
+            (
+                &BASE.replace(call, "timeout = \"50ms\", hedge = \"2h\" }]"),
+                &format!("t.toml:6:72: `hedge` must be at most 1h, found 2h{HINT}"),
+            ),
+            (
+                &BASE.replace("work = \"1ms\"", "work = \"2h\""),
+                &format!("t.toml:10:8: `work` must be at most 1h, found 2h{HINT}"),
+            ),
+            (
+                &BASE.replace("work = \"1ms\"", "work = { mean = \"90m\" }"),
+                &format!("t.toml:10:17: `mean` must be at most 1h, found 5400s{HINT}"),
+            ),
+            (
+                &BASE.replace("replicas = 3", "breaker = { failures = 5, cooldown = \"2h\" }"),
+                &format!("t.toml:8:38: `cooldown` must be at most 1h, found 2h{HINT}"),
+            ),
+            (
+                &format!(
+                    "{BASE}[services.s1]\nreplicas = 64\n[services.s2]\nreplicas = 64\n\
+                     [services.s3]\nreplicas = 64\n[services.s4]\nreplicas = 64\n"
+                ),
+                "t.toml:18:12: the services have more than 256 instances in all (261 with `s4`)\n  \
+                 (hint: lower `replicas`; squall's limits are listed in docs/scenarios.md, under \"Limits\")",
+            ),
+            (
+                chain,
+                "t.toml:4:17: `a /` may cause more than 10000 downstream calls per request \
+                 (every attempt and hedge, down every layer)\n  (hint: lower `retries` or hedge \
+                 less on the way; squall's limits are listed in docs/scenarios.md, under \"Limits\")",
+            ),
+            (
+                &format!("{BASE}[[faults]]\nkind = \"latency\"\ntarget = \"ledger-1\"\nat = \"1s\"\ndelay = \"2h\"\n"),
+                &format!("t.toml:15:9: `delay` must be at most 1h, found 2h{HINT}"),
+            ),
+            (
+                &format!("{BASE}[[faults]]\nkind = \"latency\"\ntarget = \"ledger-1\"\nat = \"1s\"\ndelay = \"2ms\"\njitter = \"2h\"\n"),
+                &format!("t.toml:16:10: `jitter` must be at most 1h, found 2h{HINT}"),
+            ),
+            (
+                &format!("{BASE}[[invariants]]\nkind = \"latency\"\npercentile = 99.0\nmax = \"2h\"\n"),
+                &format!("t.toml:14:7: `max` must be at most 1h, found 2h{HINT}"),
+            ),
+            (
+                &format!("{BASE}[[invariants]]\nkind = \"recovery\"\nwithin = \"25h\"\n"),
+                &format!("t.toml:13:10: `within` must be at most 24h, found 25h{HINT}"),
+            ),
+        ]);
+        // Two layers of 10 retries and hedges (22 × 23 = 506 calls) are allowed.
+        let two = chain.replace(
+            "calls = [{ to = \"d\", path = \"/\", retries = 10, hedge = \"1ms\" }]\n",
+            "",
+        );
+        crate::scenario::parse(&two, Path::new("t.toml")).unwrap();
     }
 
     #[test]

@@ -41,6 +41,9 @@ const DRAIN: Duration = Duration::from_secs(5);
 pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError> {
     let seed = opts.seed.unwrap_or(scenario.seed);
     let duration = opts.duration.unwrap_or(scenario.duration);
+    // `--duration` was checked by the CLI; a caller of the library may pass anything.
+    crate::scenario::limits::check_requests(scenario.workload.rate, duration)
+        .map_err(|e| RunError::Unsupported(e.to_string()))?;
     let configs = instance_configs(scenario, seed)?;
     let plan = fault::plan(scenario, seed, duration);
     if let Some(loss) = plan.iter().find(|f| f.kind == "loss") {
@@ -61,7 +64,13 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError
         .min_message_latency(scenario.sim.latency_min)
         .max_message_latency(scenario.sim.latency_max)
         .tcp_capacity(TCP_CAPACITY)
-        .simulation_duration(duration + scenario.workload.deadline + DRAIN)
+        // Saturating: validation bounds both (limits.rs), but a scenario built
+        // in code is not validated.
+        .simulation_duration(
+            duration
+                .saturating_add(scenario.workload.deadline)
+                .saturating_add(DRAIN),
+        )
         .build();
 
     let mut controls: IndexMap<String, Control> = IndexMap::new();

@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 use serde_spanned::Spanned;
 
 use super::{
-    a, check_keys, choice, duration, fraction, int_in, optional_duration, unknown_service,
+    a, check_keys, choice, duration, fraction, int_in, optional_wait, unknown_service, wait,
 };
 use crate::scenario::duration::format_duration;
 use crate::scenario::error::{line_col, Diag};
@@ -115,14 +115,14 @@ pub(super) fn fault(
                 kind_span,
                 "like `delay = \"150ms\"`",
             )?;
-            let delay = duration(delay_text)?;
+            let delay = wait(delay_text, "delay")?;
             if delay.is_zero() {
                 return Err(Diag::new(
                     delay_text.span(),
                     "`delay` must be greater than 0",
                 ));
             }
-            let jitter = optional_duration(&raw.jitter)?.unwrap_or(Duration::ZERO);
+            let jitter = optional_wait(&raw.jitter, "jitter")?.unwrap_or(Duration::ZERO);
             FaultKind::Latency {
                 scope,
                 delay,

@@ -6,9 +6,10 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde_spanned::Spanned;
 
-use super::{a, check_keys, choice, duration, fraction, known_service};
+use super::{a, at_most, check_keys, choice, duration, fraction, known_service, wait};
 use crate::scenario::duration::{format_duration, parse_duration};
 use crate::scenario::error::{line_col, Diag};
+use crate::scenario::limits::MAX_DURATION;
 use crate::scenario::model::{Invariant, InvariantKind, Service, Window};
 use crate::scenario::raw::{DurationText, RawInvariant};
 
@@ -100,7 +101,7 @@ pub(super) fn invariant(
                     return Err(Diag::new(max.span(), message).hint("like `max = \"100ms\"`"));
                 }
             };
-            let max = duration(&Spanned::new(max.span(), DurationText(text)))?;
+            let max = wait(&Spanned::new(max.span(), DurationText(text)), "max")?;
             InvariantKind::Latency {
                 percentile: p,
                 max,
@@ -128,7 +129,7 @@ pub(super) fn invariant(
                 .within
                 .as_ref()
                 .ok_or_else(|| need("within", "like `within = \"5s\"`"))?;
-            let within_duration = duration(within)?;
+            let within_duration = at_most(duration(within)?, within, "within", MAX_DURATION)?;
             if within_duration.is_zero() {
                 return Err(Diag::new(within.span(), "`within` must be greater than 0"));
             }

@@ -8,11 +8,12 @@ use indexmap::IndexMap;
 use serde_spanned::Spanned;
 
 use super::{
-    choice, duration, duration_at, fraction, int_in, known_endpoint, known_service,
-    optional_duration, MAX_REPLICAS, MAX_RETRIES,
+    choice, duration_at, fraction, int_in, known_endpoint, known_service, optional_wait, wait,
+    LIMITS_HINT, MAX_REPLICAS, MAX_RETRIES,
 };
 use crate::scenario::duration::format_duration;
 use crate::scenario::error::Diag;
+use crate::scenario::limits::{human, MAX_FANOUT, MAX_INSTANCES, MAX_WAIT};
 use crate::scenario::model::{Balancer, Breaker, Call, Endpoint, Service, Work};
 use crate::scenario::raw::{RawCall, RawService, RawWork};
 
@@ -30,8 +31,25 @@ pub(super) fn services(
     let mut services = IndexMap::new();
     let mut all_calls = Vec::new();
     let mut name_spans = Vec::new();
+    let mut instances: u64 = 0;
     for (name, raw_service) in raw {
+        let replicas_span = raw_service
+            .replicas
+            .as_ref()
+            .map_or_else(|| name.span(), Spanned::span);
         let (service, calls) = service(&name, raw_service)?;
+        instances += u64::from(service.replicas);
+        if instances > u64::from(MAX_INSTANCES) {
+            return Err(Diag::new(
+                replicas_span,
+                format!(
+                    "the services have more than {MAX_INSTANCES} instances in all \
+                     ({instances} with `{}`)",
+                    name.get_ref()
+                ),
+            )
+            .hint(format!("lower `replicas`; {LIMITS_HINT}")));
+        }
         name_spans.push(name.span());
         services.insert(name.into_inner(), service);
         all_calls.push(calls);
@@ -55,7 +73,70 @@ pub(super) fn services(
         spans.push(service_spans);
     }
     check_cycles(&services, &spans)?;
+    check_fanout(&services, &spans)?;
     Ok(services)
+}
+
+/// Refuses an endpoint that may cause more than [`MAX_FANOUT`] downstream
+/// calls for one request, at the call that takes it over.
+///
+/// An endpoint's worst case is the sum over its calls of `attempts × legs ×
+/// (1 + the callee's worst case)`, two legs when the call hedges. Callees are
+/// counted before their callers (depth first, memoised: the graph has no
+/// cycle by now), so the endpoint named is the deepest one over the limit.
+fn check_fanout(
+    services: &IndexMap<String, Service>,
+    spans: &[Vec<Vec<Range<usize>>>],
+) -> Result<(), Diag> {
+    let mut memo: Vec<Vec<Option<u64>>> = services
+        .values()
+        .map(|s| vec![None; s.endpoints.len()])
+        .collect();
+    for s in 0..services.len() {
+        for e in 0..services[s].endpoints.len() {
+            fanout(services, spans, &mut memo, (s, e))?;
+        }
+    }
+    Ok(())
+}
+
+fn fanout(
+    services: &IndexMap<String, Service>,
+    spans: &[Vec<Vec<Range<usize>>>],
+    memo: &mut [Vec<Option<u64>>],
+    (s, e): (usize, usize),
+) -> Result<u64, Diag> {
+    if let Some(known) = memo[s][e] {
+        return Ok(known);
+    }
+    let mut total: u64 = 0;
+    for (index, call) in services[s].endpoints[e].calls.iter().enumerate() {
+        // Calls were resolved against these maps, so the lookups cannot fail.
+        let callee = services.get_index_of(&call.to).unwrap();
+        let path = services[callee].endpoints.get_index_of(&call.path).unwrap();
+        let below = fanout(services, spans, memo, (callee, path))?;
+        let legs = if call.hedge.is_some() { 2 } else { 1 };
+        let sent = u64::from(call.retries + 1) * legs;
+        total = total.saturating_add(sent.saturating_mul(below.saturating_add(1)));
+        if total > MAX_FANOUT {
+            let (name, endpoint) = (
+                &services[s].name,
+                services[s].endpoints.get_index(e).unwrap().0,
+            );
+            return Err(Diag::new(
+                spans[s][e][index].clone(),
+                format!(
+                    "`{name} {endpoint}` may cause more than {MAX_FANOUT} downstream calls \
+                     per request (every attempt and hedge, down every layer)"
+                ),
+            )
+            .hint(format!(
+                "lower `retries` or hedge less on the way; {LIMITS_HINT}"
+            )));
+        }
+    }
+    memo[s][e] = Some(total);
+    Ok(total)
 }
 
 /// Service name checks that need the whole list: `ledger-2` would shadow an instance.
@@ -97,7 +178,7 @@ fn service(name: &Spanned<String>, raw: RawService) -> Result<(Service, Vec<Vec<
         Some(b) => {
             let b = b.get_ref();
             let failures = int_in(&b.failures, "failures", 1, 1000)?;
-            let cooldown = duration(&b.cooldown)?;
+            let cooldown = wait(&b.cooldown, "cooldown")?;
             if cooldown.is_zero() {
                 return Err(Diag::new(
                     b.cooldown.span(),
@@ -136,6 +217,21 @@ fn service(name: &Spanned<String>, raw: RawService) -> Result<(Service, Vec<Vec<
                 format!("endpoint path `{}` must start with `/`", path.get_ref()),
             ));
         }
+        // The fixture answers its admin requests (spans, counters) there.
+        if path
+            .get_ref()
+            .starts_with(squall_fixture::config::ADMIN_PREFIX)
+        {
+            return Err(Diag::new(
+                path.span(),
+                format!(
+                    "endpoint path `{}` is under `{}`, which squall keeps for itself",
+                    path.get_ref(),
+                    squall_fixture::config::ADMIN_PREFIX
+                ),
+            )
+            .hint("pick another path"));
+        }
         let work = match &raw_endpoint.work {
             Some(work) => self::work(work)?,
             None => Work::default(),
@@ -169,11 +265,25 @@ fn service(name: &Spanned<String>, raw: RawService) -> Result<(Service, Vec<Vec<
 
 fn work(raw: &Spanned<RawWork>) -> Result<Work, Diag> {
     match raw.get_ref() {
-        RawWork::Fixed(text) => Ok(Work::Fixed(duration_at(text, raw.span())?)),
+        RawWork::Fixed(text) => {
+            let work = duration_at(text, raw.span())?;
+            if work > MAX_WAIT {
+                let (max, found) = (human(MAX_WAIT), human(work));
+                let message = format!("`work` must be at most {max}, found {found}");
+                return Err(Diag::new(raw.span(), message).hint(LIMITS_HINT));
+            }
+            Ok(Work::Fixed(work))
+        }
         RawWork::Table(table) => match (&table.mean, &table.p50, &table.p99) {
-            (Some(mean), None, None) => Ok(Work::Mean(duration(mean)?)),
+            (Some(mean), None, None) => Ok(Work::Mean(wait(mean, "mean")?)),
             (None, Some(p50_text), Some(p99_text)) => {
-                let (p50, p99) = (duration(p50_text)?, duration(p99_text)?);
+                let (p50, p99) = (wait(p50_text, "p50")?, wait(p99_text, "p99")?);
+                if p50.is_zero() {
+                    // A log-normal needs a positive median (the fixture refuses
+                    // it at run time otherwise: found by tests/properties.rs).
+                    return Err(Diag::new(p50_text.span(), "`p50` must be greater than 0")
+                        .hint("write `work = \"0ms\"` for no work"));
+                }
                 if p99 < p50 {
                     let (p99, p50) = (format_duration(p99), format_duration(p50));
                     let message = format!("`p99` {p99} is less than `p50` {p50}");
@@ -202,14 +312,14 @@ fn call(raw: RawCall, from: &str, services: &IndexMap<String, Service>) -> Resul
         );
     }
     known_endpoint(&raw.path, to)?;
-    let timeout = optional_duration(&raw.timeout)?;
+    let timeout = optional_wait(&raw.timeout, "timeout")?;
     if let (Some(timeout), Some(text)) = (timeout, &raw.timeout) {
         if timeout.is_zero() {
             return Err(Diag::new(text.span(), "`timeout` must be greater than 0")
                 .hint("leave it out for no timeout"));
         }
     }
-    let hedge = optional_duration(&raw.hedge)?;
+    let hedge = optional_wait(&raw.hedge, "hedge")?;
     if let (Some(hedge), Some(text)) = (hedge, &raw.hedge) {
         if hedge.is_zero() {
             return Err(Diag::new(text.span(), "`hedge` must be greater than 0")
@@ -229,7 +339,7 @@ fn call(raw: RawCall, from: &str, services: &IndexMap<String, Service>) -> Resul
             .retries
             .as_ref()
             .map_or(Ok(0), |r| int_in(r, "retries", 0, MAX_RETRIES))?,
-        backoff: optional_duration(&raw.backoff)?.unwrap_or(Duration::ZERO),
+        backoff: optional_wait(&raw.backoff, "backoff")?.unwrap_or(Duration::ZERO),
         required: raw.required.unwrap_or(true),
         group: raw
             .group
@@ -362,6 +472,14 @@ mod tests {
             (
                 &BASE.replace("work = \"1ms\"", "work = { p99 = \"5ms\" }"),
                 "t.toml:10:8: `work` takes `mean`, or both `p50` and `p99`\n  (hint: like `work = { mean = \"2ms\" }` or `work = { p50 = \"2ms\", p99 = \"20ms\" }`)",
+            ),
+            (
+                &BASE.replace("work = \"1ms\"", "work = { p50 = \"0s\", p99 = \"5ms\" }"),
+                "t.toml:10:16: `p50` must be greater than 0\n  (hint: write `work = \"0ms\"` for no work)",
+            ),
+            (
+                &BASE.replace("\"/reserve\"]", "\"/squall/spans\"]"),
+                "t.toml:9:28: endpoint path `/squall/spans` is under `/squall/`, which squall keeps for itself\n  (hint: pick another path)",
             ),
             (
                 &BASE.replace("work = \"1ms\"", "work = { mean = \"2ms\", p95 = \"5ms\" }"),
