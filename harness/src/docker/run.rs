@@ -163,6 +163,9 @@ async fn run_async(
 ) -> Result<RunRecord, RunError> {
     let seed = opts.seed.unwrap_or(scenario.seed);
     let duration = opts.duration.unwrap_or(scenario.duration);
+    // `--duration` was checked by the CLI; a caller of the library may pass anything.
+    crate::scenario::limits::check_requests(scenario.workload.rate, duration)
+        .map_err(|e| RunError::Unsupported(e.to_string()))?;
     let specs = specs(scenario, seed)?;
     let plan = fault::plan(scenario, seed, duration);
     if let Some(f) = plan.iter().find(|f| f.kind == "error") {
