@@ -102,7 +102,8 @@ fn inverted_timeout_names_both_figures_and_a_fix() {
     assert_eq!(
         f.fix,
         "c may take at most 44ms in all here: lower b's timeout for c to 19ms × 2 attempts, \
-         or make 1 attempt of 44ms; or raise a's timeout for b to 106ms"
+         or make 1 attempt of 44ms; or raise a's timeout for b to 106ms; or set \
+         propagate_deadline = true on a and b (and every service below)"
     );
     // With a's timeout above b's worst case, the check is clean.
     assert_eq!(check(&inverted_scenario("110ms")), []);
@@ -447,9 +448,19 @@ fn propagation_on_both_ends_cuts_deadline_and_inverted_timeouts() {
         "[services.c]\n",
         "[services.c]\npropagate_deadline = true\n",
     );
-    // a does not propagate: the entry outlasts the deadline.
+    // a does not propagate: the entry outlasts the deadline (1 + 150ms), b
+    // outlasts a's 150ms (1 + 3 × 60ms) with nothing to cut it, and b's
+    // propagation has nothing to propagate.
     let kinds: Vec<FindingKind> = check(&text).iter().map(|f| f.kind).collect();
-    assert_eq!(kinds, [FindingKind::DeadlineExceeded], "{kinds:?}");
+    assert_eq!(
+        kinds,
+        [
+            FindingKind::DeadlineExceeded,
+            FindingKind::InvertedTimeout,
+            FindingKind::PropagationGap
+        ],
+        "{kinds:?}"
+    );
     let fix = &check(&text)[0].fix;
     assert!(fix.contains("set propagate_deadline = true on a"), "{fix}");
     let all = text.replace(
@@ -657,7 +668,8 @@ fn retry_storm_is_flagged_with_its_paths_and_figures() {
     assert_eq!(
         findings[2].fix,
         "db may take at most 149ms in all here: lower core's timeout for db to 19ms × 4 attempts, \
-         or keep 40ms with 2 attempts; or raise api's timeout for core to 231ms"
+         or keep 40ms with 2 attempts; or raise api's timeout for core to 231ms; or set \
+         propagate_deadline = true on api and core (and every service below)"
     );
 }
 
