@@ -114,6 +114,18 @@ enum Command {
     /// Exit codes: 0 every required mechanism works, 3 one does not (or the
     /// engine cannot be reached).
     Doctor,
+    /// Print a shell completion script on stdout.
+    ///
+    /// For bash: `squall completions bash > ~/.local/share/bash-completion/completions/squall`;
+    /// zsh: `squall completions zsh > ~/.zfunc/_squall` (with `~/.zfunc` in
+    /// `fpath`); fish: `squall completions fish > ~/.config/fish/completions/squall.fish`.
+    ///
+    /// Exit codes: 0 printed, 2 an unknown shell.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -267,6 +279,11 @@ pub fn main() -> i32 {
         }),
         Command::Heal(args) => heal(args),
         Command::Doctor => doctor(),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "squall", &mut std::io::stdout());
+            exit::HELD
+        }
     }
 }
 

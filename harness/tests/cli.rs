@@ -407,3 +407,20 @@ fn ctrl_c_on_a_simulated_run_reports_what_was_measured_and_exits_4() {
     let summary = std::fs::read_to_string(run_dir.join("summary.md")).unwrap();
     assert!(summary.contains("**Interrupted**"), "{summary}");
 }
+
+/// `squall completions SHELL` prints a script that knows the subcommands and
+/// their options; an unknown shell is bad input.
+#[test]
+fn completions_know_the_subcommands() {
+    let out = squall(&["completions", "bash"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    for word in ["explore", "check", "--duration", "--max-amplification"] {
+        assert!(
+            stdout.contains(word),
+            "`{word}` missing from the bash script"
+        );
+    }
+    let out = squall(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+}
