@@ -12,7 +12,7 @@ use anstyle::{AnsiColor, Style};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use squall::check::CheckOptions;
-use squall::engine::{RunError, RunOptions};
+use squall::engine::{RunError, RunOptions, Shortening};
 use squall::exit;
 use squall::report::{self, fmt_duration, hlog, Meta, Report};
 use squall::scenario::{self, Expect, Scenario};
@@ -26,9 +26,12 @@ use squall::scenario::{self, Expect, Scenario};
 /// failing, does the system recover.
 ///
 /// Exit codes: 0 every invariant held, 1 an invariant failed, 2 bad input
-/// (scenario file, arguments), 3 environment error, 4 aborted (a safety stop,
-/// Ctrl-C or SIGTERM, after healing), 101 squall panicked (a bug; a Docker run
-/// is healed first).
+/// (scenario file, arguments), 3 environment error, 4 interrupted (Ctrl-C or
+/// SIGTERM: a simulated run reports what it measured, a Docker run is healed
+/// first), 101 squall panicked (a bug; a Docker run is healed first).
+///
+/// Each subcommand's --help lists its own exit codes. `SQUALL_LOG=debug`
+/// (a tracing filter) shows the backends' diagnostics on stderr.
 #[derive(Debug, Parser)]
 #[command(name = "squall", version, max_term_width = 100)]
 pub struct Cli {
@@ -53,7 +56,15 @@ enum Command {
     /// Each scenario runs in the deterministic simulator by default: the same
     /// scenario and seed give a byte-identical report.json. Reports go to
     /// reports/<scenario>/<run-id>/ (report.json, meta.json, summary.md,
-    /// junit.xml, latency.hlog).
+    /// junit.xml, latency.hlog). Before each run, the findings of `squall
+    /// check` are printed on stderr; they do not stop the run. A scenario's
+    /// `expect = "fail"` is printed but does not change the exit code.
+    ///
+    /// Exit codes: 0 every invariant held, 1 an invariant failed, 2 bad input
+    /// (a scenario file, an argument, a fault the backend cannot apply),
+    /// 3 environment error (Docker unreachable, an image missing, reports
+    /// not writable), 4 interrupted by Ctrl-C or SIGTERM (the reports cover
+    /// what was measured until then, marked interrupted).
     Run(RunArgs),
     /// Validate scenarios, then analyse their timeout budgets; runs nothing.
     ///
@@ -73,9 +84,15 @@ enum Command {
     /// Draws fault schedules from the scenario's `[explore]` section, runs
     /// each on top of the scenario's own faults in the simulator and checks
     /// the invariants. The first failing case is shrunk to a schedule with no
-    /// fault to spare and written under `regressions/` beside the scenario;
-    /// `squall run` on that file fails the same way. The same `--seed` explores
-    /// the same cases whatever `--jobs` is. Exit 1 when a failure was found.
+    /// fault to spare and written as a scenario file under `DIR/regressions/`
+    /// (with --out DIR) or `regressions/` beside the scenario (without:
+    /// so that a regression found on a laptop is a file the test suite runs);
+    /// `squall run` on that file fails the same way. The same `--seed`
+    /// explores the same cases whatever `--jobs` is.
+    ///
+    /// Exit codes: 0 no case failed, 1 a failure was found (and written),
+    /// 2 bad input (the scenario, its `[explore]` section, an argument),
+    /// 3 environment error (a worker died, a file could not be written).
     Explore(ExploreArgs),
     /// Undo every fault squall left on the Docker engine.
     ///
@@ -86,14 +103,37 @@ enum Command {
     /// Every engine call has a deadline (`SQUALL_ENGINE_TIMEOUT`, default
     /// 30s): on an engine whose networking is wedged, heal exits 3 saying so
     /// instead of hanging.
+    ///
+    /// Exit codes: 0 healed (or nothing to heal), 3 the engine could not be
+    /// reached, stopped answering, or something could not be undone.
     Heal(HealArgs),
     /// Which fault mechanisms work against this Docker engine.
     ///
-    /// Also checks that the engine's network API answers within 5s, and warns
-    /// about engine versions with a known networking deadlock (Docker 20.10
-    /// before 20.10.27). Exit 0 when every required mechanism works, 3
-    /// otherwise.
+    /// Contacts the engine (`DOCKER_HOST` honoured), checks that its network
+    /// API answers within 5s (a wedged engine answers nothing else that
+    /// matters), warns about engine versions with a known networking deadlock
+    /// (Docker 20.10 before 20.10.27), creates and removes a labelled network
+    /// and a probe container, and tries each mechanism the Docker backend uses
+    /// (pause, nftables and nsenter in a container's network namespace, which
+    /// need root; netem, which is optional). Prints one line per mechanism.
+    /// See docs/docker.md.
+    ///
+    /// Exit codes: 0 every required mechanism works (a warning does not
+    /// count), 3 one does not (or the engine cannot be reached or does not
+    /// answer).
     Doctor,
+    /// Print a shell completion script on stdout.
+    ///
+    /// For bash: `squall completions bash > ~/.local/share/bash-completion/completions/squall`;
+    /// zsh: `squall completions zsh > ~/.zfunc/_squall` (with `~/.zfunc` in
+    /// `fpath`); fish: `squall completions fish > ~/.config/fish/completions/squall.fish`.
+    ///
+    /// Exit codes: 0 printed, 2 an unknown shell.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -115,22 +155,25 @@ struct ExploreArgs {
     /// Scenario file (TOML) with an `[explore]` section.
     #[arg(value_name = "SCENARIO")]
     scenario: PathBuf,
-    /// How many cases (fault schedules) to try.
+    /// How many cases (fault schedules) to try, 1 to 1,000,000.
     #[arg(long, value_name = "N", default_value_t = squall::explore::DEFAULT_CASES)]
     cases: u64,
     /// Seed every case derives from; defaults to the scenario's `seed`.
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
-    /// Worker processes running cases in parallel; defaults to the cores.
-    #[arg(long, value_name = "N")]
-    jobs: Option<usize>,
+    /// Worker processes running cases in parallel, 1 to 64 (larger values
+    /// are lowered to 64); defaults to the cores.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
     /// Run only every N-th case, starting at the I-th (for a CI matrix).
     #[arg(long, value_name = "I/N")]
     shard: Option<squall::explore::Shard>,
     /// Length of each case's load phase, e.g. `10s`; overrides `duration`.
     #[arg(long, value_name = "D", value_parser = parse_duration)]
     duration: Option<Duration>,
-    /// Directory for the explore report, instead of `reports/`.
+    /// Directory for explore.json (`DIR/<scenario>/`) and the regression file
+    /// (`DIR/regressions/`), instead of `reports/` and `regressions/` beside
+    /// the scenario.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Internal: run cases read from stdin (used by `--jobs`).
@@ -239,7 +282,7 @@ pub fn main() -> i32 {
             scenario: args.scenario,
             cases: args.cases,
             seed: args.seed,
-            jobs: args.jobs,
+            jobs: args.jobs.map(usize::from),
             shard: args.shard,
             duration: args.duration,
             out: args.out,
@@ -247,6 +290,11 @@ pub fn main() -> i32 {
         }),
         Command::Heal(args) => heal(args),
         Command::Doctor => doctor(),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "squall", &mut std::io::stdout());
+            exit::HELD
+        }
     }
 }
 
@@ -273,26 +321,67 @@ fn run(args: RunArgs) -> i32 {
             }
         }
     }
+    // The simulator never awaits a signal: Ctrl-C and SIGTERM set a flag it
+    // polls between steps, so the run stops with a report (the Docker backend
+    // handles the signals itself, and heals first).
+    if args.backend == Backend::Sim {
+        if let Err(e) = squall::interrupt::install() {
+            eprintln!("{NOTE}warning{NOTE:#}: Ctrl-C will not stop cleanly: {e}");
+        }
+    }
     let mut code = exit::HELD;
     let mut junit_suites = Vec::new();
+    // (passed, failed, failed as its `expect = "fail"` says, not run)
+    let mut tally = (0, 0, 0, 0);
     for scenario in &scenarios {
         let result = run_one(scenario, &args);
         match result {
             Ok((report, dir)) => {
-                if !report.held() {
+                if report.held() {
+                    tally.0 += 1;
+                } else {
                     code = code.max(exit::INVARIANT_FAILED);
+                    tally.1 += 1;
+                    if scenario.expect == Expect::Fail {
+                        tally.2 += 1;
+                    }
                 }
-                junit_suites.push(report::junit::render(&report));
+                junit_suites.push(report::junit::suite(&report));
                 let _ = dir;
+                if report.interrupted {
+                    code = exit::ABORTED;
+                    break;
+                }
             }
             Err(e) => {
                 eprintln!("{BAD}error{BAD:#}: {}: {e}", scenario.path.display());
                 code = code.max(e.exit_code());
+                tally.3 += 1;
             }
         }
     }
+    if scenarios.len() > 1 {
+        let (passed, failed, expected, errors) = tally;
+        println!(
+            "{}  {} scenarios: {passed} passed, {failed} failed ({expected} of them expected to){}",
+            verb(
+                if failed > expected || errors > 0 {
+                    BAD
+                } else {
+                    GOOD
+                },
+                "Total"
+            ),
+            scenarios.len(),
+            if errors > 0 {
+                format!(", {errors} could not run")
+            } else {
+                String::new()
+            }
+        );
+    }
     if let Some(path) = &args.junit {
-        if let Err(e) = write_junit(path, &junit_suites) {
+        if let Err(e) = write_junit(path, junit_suites) {
             eprintln!("{BAD}error{BAD:#}: cannot write {}: {e}", path.display());
             code = code.max(exit::ENVIRONMENT);
         }
@@ -313,6 +402,22 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
     // The static analysis first: its findings explain what the run may show,
     // but they do not stop it (the run is the dynamic check of the same thing).
     check::print_findings(scenario, &CheckOptions::default());
+    if scenario.invariants.is_empty() {
+        eprintln!(
+            "{}  {} has no [[invariants]]: the run checks nothing and passes",
+            verb(NOTE, "warning"),
+            scenario.path.display()
+        );
+    }
+    let shortening = Shortening::of(scenario, args.duration);
+    if let Some(s) = &shortening {
+        eprintln!(
+            "{}  {}: invariants about them may have nothing to judge; --duration {} or more keeps them all",
+            verb(NOTE, "Shortened"),
+            s.describe(),
+            fmt_duration(s.keeps_all)
+        );
+    }
     let opts = RunOptions {
         seed: Some(seed),
         duration: args.duration,
@@ -325,10 +430,45 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
         Backend::Sim => squall::sim::run(scenario, &opts)?,
         Backend::Docker => squall::docker::run(scenario, &opts)?,
     };
-    let verdicts = squall::invariant::evaluate(scenario, &record);
-    let report = Report::build(scenario, &record, verdicts);
+    let mut verdicts = squall::invariant::evaluate(scenario, &record);
+    let interrupted = args.backend == Backend::Sim && squall::interrupt::requested();
+    let cause = if interrupted {
+        Some(format!(
+            "(hint: the run was interrupted after {} of load, before this could be judged)",
+            fmt_duration(record.duration)
+        ))
+    } else {
+        shortening.as_ref().map(Shortening::hint)
+    };
+    if let Some(hint) = &cause {
+        // A verdict with nothing to judge on a shortened or interrupted run:
+        // that is the cause, and its hint replaces any other.
+        // (Not wasted work: spans that were not read back are not a matter of length.)
+        let cut = |v: &squall::invariant::Verdict| {
+            !v.held && v.observed.is_none() && v.kind != "wasted_work"
+        };
+        for v in verdicts.iter_mut().filter(|v| cut(v)) {
+            let message = match v.message.find(" (hint: ") {
+                Some(i) => &v.message[..i],
+                None => &v.message,
+            };
+            v.message = format!("{message} {hint}");
+        }
+    }
+    let mut report = Report::build(scenario, &record, verdicts);
+    report.interrupted = interrupted;
     let wall = clock.elapsed();
 
+    // The verdicts first: a run whose reports cannot be written (exit 3)
+    // still shows what it found.
+    if report.interrupted {
+        println!(
+            "{}  Ctrl-C or SIGTERM after {} of load: the verdicts below judge only what was measured until then",
+            verb(BAD, "Interrupted"),
+            fmt_duration(record.duration)
+        );
+    }
+    print_verdicts(&report);
     let (stamp, rfc3339) = report::utc_stamp(started);
     let base = args.out.clone().unwrap_or_else(|| PathBuf::from("reports"));
     let dir = unique_dir(
@@ -348,13 +488,22 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
             .map(|h| h.trim().to_owned())
             .unwrap_or_default(),
         command: std::env::args().collect(),
+        interrupted: report.interrupted,
     };
-    let intervals = hlog::Intervals::of(&record, hlog::SIM_EPOCH_S);
+    // A simulated run has no wall-clock start, and a fixed one keeps its hlog
+    // reproducible; a Docker run's log starts when the run did.
+    let epoch = if record.backend == "sim" {
+        hlog::SIM_EPOCH_S
+    } else {
+        started
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(hlog::SIM_EPOCH_S, |d| d.as_secs())
+    };
+    let intervals = hlog::Intervals::of(&record, epoch);
     report::write_all(&dir, &report, &meta, &intervals).map_err(|e| {
         RunError::Backend(format!("cannot write reports to {}: {e}", dir.display()))
     })?;
 
-    print_verdicts(&report);
     let held = report.invariants.iter().filter(|v| v.held).count();
     let failed = report.invariants.len() - held;
     println!(
@@ -369,16 +518,33 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
         wall.as_secs_f64(),
         dir.display()
     );
+    let judged_failures = report
+        .invariants
+        .iter()
+        .filter(|v| !v.held && v.observed.is_some())
+        .count();
+    if scenario.expect == Expect::Fail && failed == 0 {
+        println!(
+            "{}  this scenario expects to fail (`expect = \"fail\"`) but every invariant held",
+            verb(NOTE, "Unexpected")
+        );
+    }
     if failed > 0 {
-        if scenario.expect == Expect::Fail {
+        if scenario.expect == Expect::Fail && judged_failures > 0 {
             println!(
                 "{}  this scenario expects to fail (`expect = \"fail\"`): it documents a weakness",
                 verb(NOTE, "Expected")
             );
+        } else if scenario.expect == Expect::Fail {
+            println!(
+                "{}  this scenario expects to fail (`expect = \"fail\"`), but what failed here had nothing to judge",
+                verb(NOTE, "Unexpected")
+            );
         }
         println!(
-            "{}  squall run {} --seed {seed}{}{}",
+            "{}  {} run {} --seed {seed}{}{}",
             verb(NOTE, "Rerun"),
+            report::invocation(),
             scenario.path.display(),
             if record.backend == "docker" {
                 " --backend docker"
@@ -422,16 +588,9 @@ fn unique_dir(dir: &Path) -> PathBuf {
         .unwrap_or_else(|| dir.to_path_buf())
 }
 
-/// Merges the per-scenario JUnit documents into one file (each is a
-/// `<testsuites>` with one suite; the suites are concatenated).
-fn write_junit(path: &Path, suites: &[String]) -> std::io::Result<()> {
-    let mut body = String::new();
-    for doc in suites {
-        if let (Some(s), Some(e)) = (doc.find("<testsuite "), doc.rfind("</testsuites>")) {
-            body.push_str(&doc[s..e]);
-        }
-    }
-    let xml = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"squall\">\n{body}</testsuites>\n");
+/// Writes one JUnit file with a suite per scenario run and the totals.
+fn write_junit(path: &Path, suites: Vec<quick_junit::TestSuite>) -> std::io::Result<()> {
+    let xml = report::junit::render_suites(suites);
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }

@@ -1,4 +1,5 @@
-//! Process exit codes, one place, matching the contract in DESIGN.md.
+//! Process exit codes, one place: the README, `squall --help` and every
+//! subcommand's help list the same ones.
 
 /// Every invariant held.
 pub const HELD: i32 = 0;
@@ -9,9 +10,12 @@ pub const BAD_INPUT: i32 = 2;
 /// The environment failed us: Docker unreachable, an image missing, a
 /// container that vanished mid-run, a simulation that could not run.
 pub const ENVIRONMENT: i32 = 3;
-/// Aborted by a safety stop, or interrupted (Ctrl-C, SIGTERM) after healing:
-/// squall ended the run itself, so not the shell's 130/143.
-pub const SAFETY_STOP: i32 = 4;
+/// Interrupted (Ctrl-C, SIGTERM): squall ended the run itself, so not the
+/// shell's 130/143. A Docker run is healed first; a simulated run reports
+/// what it measured until then, marked interrupted.
+pub const ABORTED: i32 = 4;
+/// The former name of [`ABORTED`] (there is no other safety stop).
+pub const SAFETY_STOP: i32 = ABORTED;
 /// squall itself failed: a panic, a bug in squall (Rust's own code for a
 /// panic). During a Docker run the panic hook heals the run first
 /// (`docker::abort`).

@@ -2,10 +2,14 @@
 //!
 //! A scenario file (see [`scenario`]) describes a topology of services built
 //! from the reference fixture (`squall-fixture`), an open-loop workload, a
-//! schedule of faults and the invariants that must hold. [`engine`] runs it on a
-//! backend (today the deterministic turmoil simulator, [`sim`]), producing a
-//! [`record::RunRecord`]; [`invariant`] judges the record and [`report`] writes
-//! what people and CI read.
+//! schedule of faults and the invariants that must hold. A backend runs it and
+//! produces a [`record::RunRecord`]: the deterministic turmoil simulator
+//! ([`sim::run`]) or real containers ([`docker::run`]); both take the same
+//! [`engine::RunOptions`] and fail with the same [`engine::RunError`].
+//! [`invariant`] judges the record (whatever the backend) and [`report`]
+//! writes what people and CI read. [`check`] analyses a scenario's timeout
+//! budgets without running it, and [`explore`] searches random fault
+//! schedules and shrinks a failure.
 //!
 //! ```no_run
 //! let scenario = squall::scenario::load("scenarios/card-auth.toml".as_ref()).unwrap();
@@ -20,6 +24,7 @@ pub mod engine;
 pub mod exit;
 pub mod explore;
 pub mod fault;
+pub mod interrupt;
 pub mod invariant;
 pub mod record;
 pub mod report;

@@ -102,7 +102,8 @@ fn inverted_timeout_names_both_figures_and_a_fix() {
     assert_eq!(
         f.fix,
         "c may take at most 44ms in all here: lower b's timeout for c to 19ms × 2 attempts, \
-         or make 1 attempt of 44ms; or raise a's timeout for b to 106ms"
+         or make 1 attempt of 44ms; or raise a's timeout for b to 106ms; or set \
+         propagate_deadline = true on a and b (and every service below)"
     );
     // With a's timeout above b's worst case, the check is clean.
     assert_eq!(check(&inverted_scenario("110ms")), []);
@@ -427,6 +428,106 @@ fn propagation_below_a_hop_that_does_not_forward_is_a_warning() {
     assert_eq!(check(&fixed), []);
 }
 
+/// deep-chain-deadline's shape: the timeouts do not fit as written, but every
+/// hop propagates the deadline, so each answers before its caller gives up
+/// (the simulator passes it). Only one propagating side is not enough.
+#[test]
+fn propagation_on_both_ends_cuts_deadline_and_inverted_timeouts() {
+    let text = topology(
+        "100ms",
+        r#"{ to = "b", path = "/", timeout = "150ms" }"#,
+        &service(
+            "b",
+            r#"{ to = "c", path = "/", timeout = "60ms", retries = 2 }"#,
+        )
+        .replace(
+            "[services.b]\n",
+            "[services.b]\npropagate_deadline = true\n",
+        ),
+    ) + &service("c", "").replace(
+        "[services.c]\n",
+        "[services.c]\npropagate_deadline = true\n",
+    );
+    // a does not propagate: the entry outlasts the deadline (1 + 150ms), b
+    // outlasts a's 150ms (1 + 3 × 60ms) with nothing to cut it, and b's
+    // propagation has nothing to propagate.
+    let kinds: Vec<FindingKind> = check(&text).iter().map(|f| f.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            FindingKind::DeadlineExceeded,
+            FindingKind::InvertedTimeout,
+            FindingKind::PropagationGap
+        ],
+        "{kinds:?}"
+    );
+    let fix = &check(&text)[0].fix;
+    assert!(fix.contains("set propagate_deadline = true on a"), "{fix}");
+    let all = text.replace(
+        "[services.a.endpoints",
+        "[services.a]\npropagate_deadline = true\n[services.a.endpoints",
+    );
+    assert_eq!(check(&all), []);
+    let scenario = parse(&all);
+    // 150ms + 2ms as written; cut to the deadline less the 2ms reserve.
+    assert_eq!(
+        squall::check::entry_bound(&scenario),
+        Some(Duration::from_millis(98))
+    );
+}
+
+/// With no retries anywhere, the peak names the first callee, not the entry.
+#[test]
+fn peak_amplification_names_the_callee() {
+    let (peak, path) = squall::check::peak_amplification(&load("fail-fast-breaker.toml"));
+    assert_eq!(peak, 1.0);
+    assert_eq!(path.last().map(String::as_str), Some("ledger"));
+    let (peak, path) = squall::check::peak_amplification(&load("retry-storm.toml"));
+    assert_eq!((peak, path.last().map(String::as_str)), (64.0, Some("db")));
+}
+
+/// Every scenario file (regressions too) that expects to pass in the
+/// simulator gets no error from `check`: the static analysis and the run
+/// agree. One documented exception, checked exactly: overlap-weakness passes
+/// its own fault, and `check` is right that its budget does not fit the
+/// deadline (216ms for 150ms): that is the weakness `squall explore` finds.
+#[test]
+fn every_scenario_expected_to_pass_gets_no_error() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut files = Vec::new();
+    let mut dirs = vec![root];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut passing = 0;
+    for path in &files {
+        let scenario = scenario::load(path).unwrap();
+        if scenario.expect != scenario::Expect::Pass {
+            continue;
+        }
+        passing += 1;
+        let errors: Vec<Finding> = analyse(&scenario, &CheckOptions::default())
+            .into_iter()
+            .filter(|f| f.severity == Severity::Error)
+            .collect();
+        if scenario.name == "overlap-weakness" {
+            let f = only(&errors, FindingKind::DeadlineExceeded);
+            assert!(f.message.contains("worst case 216ms"), "{}", f.message);
+            continue;
+        }
+        assert_eq!(errors, [], "{}", path.display());
+    }
+    assert!(passing >= 8, "only {passing} passing scenarios found");
+}
+
 // ---------------------------------------------------------------- three levels
 
 /// The three-level topology of the unit test in check/budget.rs, as a file:
@@ -567,7 +668,8 @@ fn retry_storm_is_flagged_with_its_paths_and_figures() {
     assert_eq!(
         findings[2].fix,
         "db may take at most 149ms in all here: lower core's timeout for db to 19ms × 4 attempts, \
-         or keep 40ms with 2 attempts; or raise api's timeout for core to 231ms"
+         or keep 40ms with 2 attempts; or raise api's timeout for core to 231ms; or set \
+         propagate_deadline = true on api and core (and every service below)"
     );
 }
 
@@ -715,6 +817,32 @@ fn check_json_has_the_findings_and_their_paths() {
         .unwrap()
         .contains("57ms × 4 attempts"));
     assert_eq!(files[1]["findings"].as_array().unwrap().len(), 0);
+}
+
+/// `check` validates the whole file: a typo in `[explore]` is exit 2 with its
+/// location, as `squall explore` would report it.
+#[test]
+fn check_validates_the_explore_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/card-auth.toml"),
+    )
+    .unwrap();
+    let (line, _) = body
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.starts_with("kinds = "))
+        .expect("card-auth has [explore] kinds");
+    let bad = dir.path().join("card-auth.toml");
+    std::fs::write(&bad, body.replacen("\"isolate\"", "\"isolat\"", 1)).unwrap();
+    let out = squall(&["check", bad.to_str().unwrap()]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("card-auth.toml:{}:", line + 1))
+            && stderr.contains("unknown fault kind `isolat`"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -367,11 +367,17 @@ fn a_failing_run_exits_1_names_the_failed_invariants_and_the_rerun_command() {
     }
     assert!(stdout.contains("worst window 1"), "{stdout}");
     assert!(
-        stdout.contains("Rerun  squall run scenarios/retry-storm.toml --seed 3"),
+        // How squall was started comes first: `cargo run --` under cargo test.
+        stdout.contains("Rerun  cargo run -- run scenarios/retry-storm.toml --seed 3"),
         "{stdout}"
     );
     let xml = std::fs::read_to_string(junit).unwrap();
     assert_eq!(xml.matches("<failure").count(), 4, "{xml}");
+    // The combined file has the totals at its root, as the per-run one does.
+    assert!(
+        xml.contains(r#"<testsuites name="squall" tests="5" failures="4" errors="0">"#),
+        "{xml}"
+    );
 }
 
 #[test]
@@ -389,4 +395,88 @@ fn reports_that_cannot_be_written_are_an_environment_error() {
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("cannot write reports"), "{stderr}");
+}
+
+/// Ctrl-C (SIGINT) on a simulated run, sent to the real binary: it stops
+/// between two simulation steps, writes the reports of what it measured
+/// (marked interrupted in report.json, meta.json and summary.md), prints the
+/// verdicts of that, and exits 4 as `--help` says, not 130 with nothing.
+#[test]
+fn ctrl_c_on_a_simulated_run_reports_what_was_measured_and_exits_4() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let out = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // Long enough that it cannot finish before the signal lands.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_squall"))
+        .args([
+            "run",
+            "scenarios/card-auth.toml",
+            "--duration",
+            "600s",
+            "--out",
+        ])
+        .arg(out.path())
+        .current_dir(&root)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("squall starts");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    // `Running` is printed before the simulation starts.
+    while !seen.contains("Running") {
+        let mut line = String::new();
+        assert_ne!(stdout.read_line(&mut line).unwrap(), 0, "{seen}");
+        seen.push_str(&line);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SAFETY: a plain kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    seen.push_str(&rest);
+    assert_eq!(status.code(), Some(squall::exit::ABORTED), "{seen}");
+    assert!(
+        seen.contains("Interrupted  Ctrl-C or SIGTERM after "),
+        "{seen}"
+    );
+    assert!(seen.contains("     Summary  "), "{seen}");
+
+    let run_dir = std::fs::read_dir(out.path().join("card-auth"))
+        .unwrap()
+        .next()
+        .expect("a run directory")
+        .unwrap()
+        .path();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["interrupted"], true);
+    let measured = report["workload"]["duration_s"].as_f64().unwrap();
+    assert!(measured > 0.0 && measured < 600.0, "{measured}");
+    assert_eq!(report["invariants"].as_array().unwrap().len(), 5);
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["interrupted"], true);
+    let summary = std::fs::read_to_string(run_dir.join("summary.md")).unwrap();
+    assert!(summary.contains("**Interrupted**"), "{summary}");
+}
+
+/// `squall completions SHELL` prints a script that knows the subcommands and
+/// their options; an unknown shell is bad input.
+#[test]
+fn completions_know_the_subcommands() {
+    let out = squall(&["completions", "bash"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    for word in ["explore", "check", "--duration", "--max-amplification"] {
+        assert!(
+            stdout.contains(word),
+            "`{word}` missing from the bash script"
+        );
+    }
+    let out = squall(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
 }

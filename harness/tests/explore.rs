@@ -123,9 +123,15 @@ fn finds_the_overlap_weakness_shrinks_it_and_the_regression_fails_the_same_way()
 
     // The regression: `squall run` fails `answered` with it.
     let file = PathBuf::from(f1["regression"].as_str().unwrap());
-    assert_eq!(file.parent().unwrap(), dir1.path().join("regressions"));
+    // With --out, the regression goes under it, not into the scenario's tree.
+    assert_eq!(
+        file.parent().unwrap(),
+        dir1.path().join("reports").join("regressions")
+    );
+    assert!(!dir1.path().join("regressions").exists());
     assert!(
-        stdout.contains(&format!("Rerun  squall run {}", file.display())),
+        // `cargo run -- run FILE` here: cargo started the tests (report::invocation).
+        stdout.contains(&format!(" run {}", file.display())) && stdout.contains("Rerun  "),
         "{stdout}"
     );
     let reports = dir1.path().join("run-reports");

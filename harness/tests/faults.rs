@@ -592,11 +592,10 @@ fn partition_one_way_back_to_front_loses_the_answers() {
 /// docker backend behaves). Here: front's 100ms call timeout, then 502; and a
 /// workload cut from front by `isolate` sees timeouts, not failures.
 ///
-/// FAILS today (engine bug, see the report): turmoil drops the SYN with the
-/// oneshot that would complete the handshake, so `TcpStream::connect` returns
-/// ConnectionRefused at once: after the pooled connection's first timeout,
-/// every call fails in ~1ms (502 at 2ms) and the isolated front "refuses"
-/// (Failed at 0ms) instead of timing out.
+/// turmoil 0.7.2 drops the SYN with the oneshot that would complete the
+/// handshake, so `TcpStream::connect` returns ConnectionRefused at once; the
+/// fixture's sim transport turns that refusal into a wait
+/// (`fixtures/src/transport.rs`, docs/simulator.md), which this test pins.
 #[test]
 fn partitions_are_silent_callers_wait_for_their_timeout() {
     for (between, direction) in [

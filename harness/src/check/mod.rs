@@ -102,19 +102,38 @@ pub fn entry_worst(scenario: &Scenario) -> Option<Duration> {
     paths::entry(scenario).and_then(|(_, ep)| budget::endpoint_worst(ep))
 }
 
+/// The entry's worst case as the workload sees it: [`entry_worst`], cut to
+/// the workload's deadline less the fixture's reserve when the entry has
+/// `propagate_deadline` (the workload always sends its deadline). `None` when
+/// a call on the way has no timeout and nothing cuts it.
+pub fn entry_bound(scenario: &Scenario) -> Option<Duration> {
+    let propagates = paths::entry(scenario).is_some_and(|(s, _)| s.propagate_deadline);
+    let cut = scenario
+        .workload
+        .deadline
+        .saturating_sub(squall_fixture::deadline::RESERVE);
+    match entry_worst(scenario) {
+        Some(w) if propagates => Some(w.min(cut)),
+        None if propagates => Some(cut),
+        w => w,
+    }
+}
+
 /// The largest product of attempts over the call paths, and the path that
-/// has it (service names); `1` and the entry alone when nothing is called.
+/// has it (service names; the last is the service that receives the calls):
+/// the first of equals, so a topology without retries names the first
+/// callee. `1` and the entry alone when nothing is called.
 pub fn peak_amplification(scenario: &Scenario) -> (f64, Vec<String>) {
-    let mut peak = (1.0, vec![scenario.workload.target.clone()]);
+    let mut peak: Option<(f64, Vec<String>)> = None;
     for path in paths::call_paths(scenario) {
         let product: f64 = path
             .hops
             .iter()
             .map(|h| f64::from(budget::attempts(h.call)))
             .product();
-        if product > peak.0 {
-            peak = (product, path.services());
+        if peak.as_ref().is_none_or(|(p, _)| product > *p) {
+            peak = Some((product, path.services()));
         }
     }
-    peak
+    peak.unwrap_or_else(|| (1.0, vec![scenario.workload.target.clone()]))
 }

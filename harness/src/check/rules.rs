@@ -19,8 +19,16 @@ use crate::scenario::{Call, Endpoint, Scenario};
 const SUGGESTED_BUDGET: f64 = 0.1;
 
 /// `deadline-exceeded`: the entry endpoint can take longer than the workload waits.
+///
+/// Not when the entry has `propagate_deadline`: the workload always sends its
+/// deadline, and a propagating service answers (504 or degraded) by that
+/// deadline less [`squall_fixture::deadline::RESERVE`], whatever its calls'
+/// timeouts say.
 pub fn deadline(scenario: &Scenario) -> Option<Finding> {
     let (service, endpoint) = entry(scenario)?;
+    if service.propagate_deadline {
+        return None;
+    }
     let worst = endpoint_worst(endpoint)?;
     let deadline = scenario.workload.deadline;
     if worst <= deadline {
@@ -52,6 +60,9 @@ pub fn deadline(scenario: &Scenario) -> Option<Finding> {
                 "raise the deadline to {} if the caller allows it",
                 fmt_ms(worst)
             ),
+        ) + &format!(
+            "; or set propagate_deadline = true on {name} and every service below it (each hop \
+             then answers by the deadline it is given)"
         ),
     })
 }
@@ -63,6 +74,11 @@ pub fn inverted(scenario: &Scenario, path: &CallPath<'_>) -> Option<Finding> {
     let call = hop.call;
     let timeout = call.timeout?;
     let (service, endpoint) = callee(scenario, call)?;
+    // A propagating caller sends each attempt its timeout as the deadline
+    // (or less), and a propagating callee answers before it: not inverted.
+    if clamped(hop.caller.propagate_deadline, service.propagate_deadline) {
+        return None;
+    }
     let worst = endpoint_worst(endpoint)?;
     if worst <= timeout {
         return None;
@@ -101,8 +117,17 @@ pub fn inverted(scenario: &Scenario, path: &CallPath<'_>) -> Option<Finding> {
                 "raise {caller}'s timeout for {name} to {}",
                 fmt_ms(ceil_ms(worst))
             ),
+        ) + &format!(
+            "; or set propagate_deadline = true on {caller} and {name} (and every service below)"
         ),
     })
+}
+
+/// Whether a callee's time is cut to its caller's per-attempt timeout by
+/// deadline propagation: the caller forwards the deadline and the callee
+/// honours it (the fixture's `propagate_deadline` does both).
+pub fn clamped(caller_propagates: bool, callee_propagates: bool) -> bool {
+    caller_propagates && callee_propagates
 }
 
 /// `missing-timeout`: the last call of `path` has no timeout.
@@ -229,10 +254,15 @@ pub fn amplification(path: &CallPath<'_>, options: &CheckOptions) -> Option<Find
     };
     let fix = match retrying.as_slice() {
         [only] => format!(
-            "lower `retries` on {} to {} (at most {} attempts), or add retry_budget = {SUGGESTED_BUDGET}",
+            "lower `retries` on {} to {} (at most {} attempts){}",
             edge(only),
             (bound.floor() as u32).saturating_sub(1),
-            bound.floor() as u32
+            bound.floor() as u32,
+            match only.call.retry_budget {
+                // It has one already: proposing to add one would read as a bug.
+                Some(b) => format!(" (its retry_budget = {b} caps the average, not a burst)"),
+                None => format!(", or add retry_budget = {SUGGESTED_BUDGET}"),
+            }
         ),
         [upper @ .., last] => format!(
             "retry at one layer only: keep the retries on {} and set retries = 0 on {} ({} calls \

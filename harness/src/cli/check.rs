@@ -8,7 +8,9 @@ use anstream::{eprint, eprintln, print, println};
 use serde::Serialize;
 
 use squall::check::finding::fmt_ms;
-use squall::check::{analyse, entry_worst, peak_amplification, CheckOptions, Finding, Severity};
+use squall::check::{
+    analyse, entry_bound, entry_worst, peak_amplification, CheckOptions, Finding, Severity,
+};
 use squall::exit;
 use squall::scenario::{self, Scenario};
 
@@ -21,7 +23,7 @@ pub fn check(paths: &[PathBuf], json: bool, max_amplification: f64) -> i32 {
     // Every file is validated first: a bad one is exit 2 and nothing is analysed.
     let mut scenarios = Vec::new();
     for path in paths {
-        match scenario::load(path) {
+        match scenario::load(path).and_then(|s| validate_explore(&s).map(|()| s)) {
             Ok(s) => scenarios.push(s),
             Err(e) => {
                 eprintln!("{BAD}error{BAD:#}: {e}");
@@ -54,6 +56,19 @@ pub fn check(paths: &[PathBuf], json: bool, max_amplification: f64) -> i32 {
         );
     }
     code
+}
+
+/// The file's `[explore]` section, when it has one, read as `squall explore`
+/// reads it: `check` validates the whole file, not only what `run` uses.
+fn validate_explore(scenario: &Scenario) -> Result<(), scenario::ScenarioError> {
+    let Ok(text) = std::fs::read_to_string(&scenario.path) else {
+        return Ok(()); // `load` just read it; a vanished file is not our finding
+    };
+    let has_section = toml::from_str::<toml::Table>(&text).is_ok_and(|t| t.contains_key("explore"));
+    if has_section {
+        squall::explore::config::parse(scenario, &text)?;
+    }
+    Ok(())
 }
 
 /// Prints the findings for `scenario` on stderr, as `squall run` does before
@@ -118,22 +133,25 @@ fn print_file(scenario: &Scenario, file: &FileResult) {
     for finding in &file.findings {
         print!("{}", finding.render(&severity_verb(finding.severity)));
     }
-    let worst = match entry_worst(scenario) {
-        Some(w) => format!(
-            "{} {} worst case {} for a {} deadline",
-            scenario.workload.target,
-            scenario.workload.path,
+    let (target, path) = (&scenario.workload.target, &scenario.workload.path);
+    let deadline = fmt_ms(scenario.workload.deadline);
+    let worst = match (entry_worst(scenario), entry_bound(scenario)) {
+        (Some(w), Some(b)) if b < w => format!(
+            "{target} {path} worst case {} as written, cut to {} by propagate_deadline, for a {deadline} deadline",
             fmt_ms(w),
-            fmt_ms(scenario.workload.deadline)
+            fmt_ms(b),
         ),
-        None => format!(
-            "{} {} worst case unbounded (a call has no timeout)",
-            scenario.workload.target, scenario.workload.path
+        (None, Some(b)) => format!(
+            "{target} {path} worst case unbounded as written (a call has no timeout), cut to {} by propagate_deadline, for a {deadline} deadline",
+            fmt_ms(b),
         ),
+        (Some(w), _) => format!("{target} {path} worst case {} for a {deadline} deadline", fmt_ms(w)),
+        (None, _) => format!("{target} {path} worst case unbounded (a call has no timeout)"),
     };
+    let calls = squall::check::finding::fmt_ratio(file.peak_amplification);
     let peak = format!(
-        "at most {} calls per request on {}",
-        squall::check::finding::fmt_ratio(file.peak_amplification),
+        "at most {calls} {} per request on {}",
+        if calls == "1" { "call" } else { "calls" },
         file.peak_path.last().map(String::as_str).unwrap_or("")
     );
     if file.findings.is_empty() {

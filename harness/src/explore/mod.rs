@@ -156,13 +156,15 @@ pub fn main(opts: &Options) -> i32 {
         return worker::serve(&base, &space, seed);
     }
 
-    let jobs = opts
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, worker::MAX_JOBS);
     let numbers: Vec<u64> = (0..opts.cases)
         .filter(|n| opts.shard.is_none_or(|s| s.contains(*n)))
         .collect();
+    // No more workers than cases: a 1-case run says "1 job", not 64.
+    let jobs = opts
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, worker::MAX_JOBS)
+        .min(numbers.len().max(1));
     let shard = opts
         .shard
         .map(|s| format!(" (shard {s}: {} of them)", numbers.len()))
@@ -220,7 +222,8 @@ pub fn main(opts: &Options) -> i32 {
             first.faults.join("; ")
         );
         let _ = std::io::stdout().flush();
-        match shrink_and_write(&base, &text, &space, seed, first, &command, path) {
+        let out = opts.out.as_deref();
+        match shrink_and_write(&base, &text, &space, seed, first, &command, path, out) {
             Ok((f, written)) => {
                 rerun = written.clone();
                 failure = Some(f);
@@ -265,18 +268,25 @@ pub fn main(opts: &Options) -> i32 {
     } else {
         ""
     };
+    // The command's whole wall time (shrinking included); the rate is of the
+    // exploring alone, as explore.json's `cases_per_minute`.
     println!(
-        "{}  {} cases, {failures} failure{}{stopped} in {:.1}s ({:.0} cases/min, {jobs} job{})  -> {}",
+        "{}  {} case{}, {failures} failure{}{stopped} in {:.1}s ({:.0} cases/min while exploring, {jobs} job{})  -> {}",
         verb(if failures == 0 { GOOD } else { BAD }, "Summary"),
         report.cases_run,
+        if report.cases_run == 1 { "" } else { "s" },
         if failures == 1 { "" } else { "s" },
-        explore_wall.as_secs_f64(),
+        clock.elapsed().as_secs_f64(),
         rate,
         if jobs == 1 { "" } else { "s" },
         dir.join("explore.json").display()
     );
     if let Some(file) = rerun {
-        println!("{}  squall run {file}", verb(NOTE, "Rerun"));
+        println!(
+            "{}  {} run {file}",
+            verb(NOTE, "Rerun"),
+            crate::report::invocation()
+        );
     }
     let _ = std::io::stdout().flush();
     code
@@ -284,6 +294,7 @@ pub fn main(opts: &Options) -> i32 {
 
 /// Shrinks the first failing case, writes its regression file and checks
 /// that running the file fails the same invariant.
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
 fn shrink_and_write(
     base: &scenario::Scenario,
     text: &str,
@@ -292,6 +303,7 @@ fn shrink_and_write(
     first: &worker::CaseResult,
     command: &str,
     path: &Path,
+    out: Option<&Path>,
 ) -> Result<(FailureReport, Option<String>), String> {
     let target = first.failed[0].clone();
     let mut case = space.case(seed, first.case);
@@ -355,7 +367,10 @@ fn shrink_and_write(
         failed: &shrunk.failed,
         command: command.to_owned(),
     };
-    let file = regression.path(path);
+    let file = match out {
+        Some(dir) => regression.path_under(dir),
+        None => regression.path(path),
+    };
     let body = regression.render()?;
     std::fs::create_dir_all(file.parent().unwrap_or(Path::new(".")))
         .and_then(|_| std::fs::write(&file, &body))

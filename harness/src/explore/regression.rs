@@ -37,14 +37,16 @@ pub struct Regression<'a> {
 impl Regression<'_> {
     /// `regressions/<name>-seed<seed>-case<case>.toml` beside `scenario`.
     pub fn path(&self, scenario: &Path) -> PathBuf {
-        scenario
-            .parent()
-            .unwrap_or(Path::new(""))
-            .join("regressions")
-            .join(format!(
-                "{}-seed{}-case{}.toml",
-                self.name, self.seed, self.case
-            ))
+        self.path_under(scenario.parent().unwrap_or(Path::new("")))
+    }
+
+    /// `DIR/regressions/<name>-seed<seed>-case<case>.toml`: where `--out DIR`
+    /// puts it, so that exploring in CI does not write into the source tree.
+    pub fn path_under(&self, dir: &Path) -> PathBuf {
+        dir.join("regressions").join(format!(
+            "{}-seed{}-case{}.toml",
+            self.name, self.seed, self.case
+        ))
     }
 
     /// The file's text.
@@ -87,7 +89,9 @@ impl Regression<'_> {
         let header = format!(
             "# Regression written by `squall explore`: fails {}.\n\
              # Found by: {}\n\
-             # Reproduce: squall run <this file>. Once fixed, set `expect = \"pass\"` and keep it.\n",
+             # Reproduce: squall run <this file>. Once fixed, set `expect = \"pass\"` and keep it.\n\
+             # The comments below are the original scenario's: its verdict is for its own\n\
+             # faults; this file adds the shrunk ones and expects to fail.\n",
             self.failed.join(", "),
             self.command,
         );

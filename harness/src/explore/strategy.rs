@@ -356,9 +356,12 @@ pub fn describe(f: &Fault) -> String {
             let jitter = if jitter.is_zero() {
                 String::new()
             } else {
-                format!(" (jitter {})", format_duration(*jitter))
+                format!(" (jitter {})", crate::report::fmt_duration(*jitter))
             };
-            format!("latency {on} +{}{jitter}", format_duration(*delay))
+            format!(
+                "latency {on} +{}{jitter}",
+                crate::report::fmt_duration(*delay)
+            )
         }
         FaultKind::Loss { scope, rate } => format!("loss {scope:?} {rate}"),
         FaultKind::Error {
@@ -380,10 +383,10 @@ pub fn describe(f: &Fault) -> String {
     match f.until {
         Some(u) => format!(
             "{what} at {} for {}",
-            format_duration(f.at),
-            format_duration(u - f.at)
+            crate::report::fmt_duration(f.at),
+            crate::report::fmt_duration(u - f.at)
         ),
-        None => format!("{what} at {}", format_duration(f.at)),
+        None => format!("{what} at {}", crate::report::fmt_duration(f.at)),
     }
 }
 

@@ -28,6 +28,11 @@ pub struct Report {
     pub verdict: &'static str,
     /// What the scenario file says the suite should expect.
     pub expect: &'static str,
+    /// The run was stopped early (Ctrl-C, SIGTERM): the figures cover only
+    /// what was measured until then. Written only when true, so a complete
+    /// run's report is unchanged.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     pub workload: WorkloadFacts,
     pub totals: Summary,
     pub phases: IndexMap<&'static str, PhaseFacts>,
@@ -249,6 +254,7 @@ impl Report {
             backend: record.backend,
             seed: record.seed,
             verdict: if held { "pass" } else { "fail" },
+            interrupted: false,
             expect: match scenario.expect {
                 crate::scenario::Expect::Pass => "pass",
                 crate::scenario::Expect::Fail => "fail",

@@ -8,6 +8,21 @@ use crate::report::Report;
 /// Renders the JUnit XML of a report. No timestamps or ids: the same report
 /// renders the same bytes.
 pub fn render(report: &Report) -> String {
+    render_suites(vec![suite(report)])
+}
+
+/// One document for several runs (`squall run --junit FILE`): a suite per
+/// run under one `<testsuites>` whose `tests` and `failures` are the totals.
+pub fn render_suites(suites: Vec<TestSuite>) -> String {
+    let mut junit = JunitReport::new("squall");
+    junit.add_test_suites(suites);
+    junit
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- junit serialisation failed: {e} -->\n"))
+}
+
+/// The test suite of one run: a test case per invariant.
+pub fn suite(report: &Report) -> TestSuite {
     let mut suite = TestSuite::new(format!("squall.{}", report.scenario));
     for v in &report.invariants {
         let status = if v.held {
@@ -25,9 +40,5 @@ pub fn render(report: &Report) -> String {
     }
     suite.add_property(("seed", report.seed.to_string().as_str()));
     suite.add_property(("backend", report.backend));
-    let mut junit = JunitReport::new("squall");
-    junit.add_test_suite(suite);
-    junit
-        .to_string()
-        .unwrap_or_else(|e| format!("<!-- junit serialisation failed: {e} -->\n"))
+    suite
 }

@@ -49,6 +49,8 @@ pub struct Meta {
     pub wall_seconds: f64,
     pub host: String,
     pub command: Vec<String>,
+    /// Stopped early by Ctrl-C or SIGTERM (then `report.json` says so too).
+    pub interrupted: bool,
 }
 
 /// Writes every report file of a run into `dir` (created), and returns the
@@ -129,6 +131,75 @@ mod stamp_tests {
                 "20261128T101500Z".to_owned(),
                 "2026-11-28T10:15:00Z".to_owned()
             )
+        );
+    }
+}
+
+/// How to run squall again the way this process was started, for `Rerun`
+/// lines: `squall` when it was found on the PATH, `cargo run --release --`
+/// (or `cargo run --`) when cargo started it from its target directory, and
+/// otherwise the path it was started by (`./target/release/squall`).
+pub fn invocation() -> String {
+    let argv0 = std::env::args_os()
+        .next()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    from_parts(
+        &argv0,
+        std::env::var_os("CARGO").is_some(),
+        std::env::current_exe().ok().as_deref(),
+    )
+}
+
+fn from_parts(argv0: &str, under_cargo: bool, exe: Option<&Path>) -> String {
+    if !argv0.contains('/') && !argv0.is_empty() {
+        return argv0.to_owned();
+    }
+    let profile = exe
+        .and_then(Path::parent)
+        .filter(|dir| dir.parent().and_then(Path::file_name) == Some("target".as_ref()))
+        .and_then(Path::file_name)
+        .and_then(|p| p.to_str());
+    match profile {
+        Some("release") if under_cargo => "cargo run --release --".into(),
+        Some("debug") if under_cargo => "cargo run --".into(),
+        _ if argv0.is_empty() => "squall".into(),
+        _ => argv0.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod invocation_tests {
+    use super::from_parts;
+    use std::path::Path;
+
+    #[test]
+    fn rerun_lines_follow_how_squall_was_started() {
+        let release = Path::new("/src/squall/target/release/squall");
+        assert_eq!(from_parts("squall", false, Some(release)), "squall");
+        assert_eq!(
+            from_parts("target/release/squall", true, Some(release)),
+            "cargo run --release --"
+        );
+        assert_eq!(
+            from_parts(
+                "/src/squall/target/debug/squall",
+                true,
+                Some(Path::new("/src/squall/target/debug/squall"))
+            ),
+            "cargo run --"
+        );
+        assert_eq!(
+            from_parts("./target/release/squall", false, Some(release)),
+            "./target/release/squall"
+        );
+        assert_eq!(
+            from_parts(
+                "/home/me/.cargo/bin/squall",
+                true,
+                Some(Path::new("/home/me/.cargo/bin/squall"))
+            ),
+            "/home/me/.cargo/bin/squall"
         );
     }
 }

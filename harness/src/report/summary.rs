@@ -2,8 +2,28 @@
 
 use std::fmt::Write;
 
-use crate::report::Report;
+use crate::invariant::thousands;
+use crate::report::{fmt_duration, Report};
 use crate::stats::Summary;
+
+/// A figure in milliseconds for a table or a trace: at most one decimal,
+/// none when it is whole (`17.6`, `200`), so float noise such as
+/// `1.6649999999999636` never reaches a reader. report.json keeps the
+/// exact figure.
+pub fn ms(v: f64) -> String {
+    let s = format!("{:.1}", (v * 10.0).round() / 10.0);
+    s.strip_suffix(".0").unwrap_or(&s).to_owned()
+}
+
+/// Milliseconds as a duration in the terminal's style (`419.9s`, `23ms`).
+fn ms_as_duration(v: f64) -> String {
+    fmt_duration(std::time::Duration::from_secs_f64(v.max(0.0) / 1000.0))
+}
+
+/// Seconds as the terminal writes them (`2s`, `1.5s`).
+fn secs(v: f64) -> String {
+    fmt_duration(std::time::Duration::from_secs_f64(v.max(0.0)))
+}
 
 /// Renders the Markdown summary of a report.
 pub fn render(r: &Report) -> String {
@@ -19,19 +39,26 @@ pub fn render(r: &Report) -> String {
     if !r.description.is_empty() {
         let _ = writeln!(s, "{}\n", r.description);
     }
+    if r.interrupted {
+        let _ = writeln!(
+            s,
+            "**Interrupted** (Ctrl-C or SIGTERM) after {}s of load: the figures cover only what was measured until then.\n",
+            r.workload.duration_s
+        );
+    }
     let _ = writeln!(
         s,
-        "Backend `{}`, seed `{}`, {} requests at {}/s ({}) for {}s to `{}{}`, deadline {} ms, warm-up {}s.\n",
+        "Backend `{}`, seed `{}`, {} requests at {}/s ({}) for {} to `{}` `{}`, deadline {}, warm-up {}.\n",
         r.backend,
         r.seed,
-        r.workload.offered,
+        thousands(r.workload.offered),
         r.workload.rate,
         r.workload.arrival,
-        r.workload.duration_s,
+        secs(r.workload.duration_s),
         r.workload.target,
         r.workload.path,
-        r.workload.deadline_ms,
-        r.workload.warmup_s
+        ms_as_duration(r.workload.deadline_ms),
+        secs(r.workload.warmup_s)
     );
     let _ = writeln!(s, "## Invariants: {held} held, {failed} failed\n");
     let _ = writeln!(s, "| | invariant | during | result |\n|---|---|---|---|");
@@ -54,18 +81,18 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(
             s,
             "| {name} | {spans} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            m.requests,
-            m.ok,
-            m.degraded,
-            m.errors,
-            m.failed,
-            m.timeouts,
-            m.p50_ms,
-            m.p99_ms,
-            m.max_ms
+            thousands(m.requests),
+            thousands(m.ok),
+            thousands(m.degraded),
+            thousands(m.errors),
+            thousands(m.failed),
+            thousands(m.timeouts),
+            ms(m.p50_ms),
+            ms(m.p99_ms),
+            ms(m.max_ms)
         );
     };
-    row(&mut s, "all (after warm-up)", "", &r.totals);
+    row(&mut s, "all (after warm-up)", "warm-up to end", &r.totals);
     for (name, p) in &r.phases {
         row(&mut s, name, &p.spans.join(", "), &p.summary);
     }
@@ -75,10 +102,7 @@ pub fn render(r: &Report) -> String {
             "\n## Faults\n\n| # | fault | from | to | touches |\n|---|---|---|---|---|"
         );
         for f in &r.faults {
-            let end = f
-                .end_s
-                .map(|e| format!("{e}s"))
-                .unwrap_or_else(|| "end".into());
+            let end = f.end_s.map(secs).unwrap_or_else(|| "end".into());
             let mut touches = f
                 .targets
                 .iter()
@@ -91,10 +115,10 @@ pub fn render(r: &Report) -> String {
             }
             let _ = writeln!(
                 s,
-                "| {} | {} | {}s | {end} | {touches} |",
+                "| {} | {} | {} | {end} | {touches} |",
                 f.index + 1,
                 f.detail,
-                f.start_s
+                secs(f.start_s)
             );
         }
     }
@@ -103,21 +127,26 @@ pub fn render(r: &Report) -> String {
         "\n## Calls per service\n\n| service | calls | per offered request |\n|---|---|---|"
     );
     for (name, svc) in &r.services {
-        let _ = writeln!(s, "| {name} | {} | {:.3} |", svc.calls, svc.amplification);
+        let _ = writeln!(
+            s,
+            "| {name} | {} | {:.2} |",
+            thousands(svc.calls),
+            svc.amplification
+        );
     }
     let _ = writeln!(
         s,
-        "\n## Work\n\n{:.1} ms of endpoint work, {:.1} ms of it wasted (done after the caller stopped waiting): {}.\n\n| service | work ms | wasted ms | wasted |\n|---|---|---|---|",
-        r.work.total_ms,
-        r.work.wasted_ms,
+        "\n## Work\n\n{} of endpoint work, {} of it wasted (done after the caller stopped waiting): {}.\n\n| service | work ms | wasted ms | wasted |\n|---|---|---|---|",
+        ms_as_duration(r.work.total_ms),
+        ms_as_duration(r.work.wasted_ms),
         crate::invariant::pct(r.work.wasted_ratio)
     );
     for (name, w) in &r.work.services {
         let _ = writeln!(
             s,
-            "| {name} | {:.1} | {:.1} | {} |",
-            w.total_ms,
-            w.wasted_ms,
+            "| {name} | {} | {} | {} |",
+            ms(w.total_ms),
+            ms(w.wasted_ms),
             crate::invariant::pct(w.wasted_ratio)
         );
     }
@@ -129,29 +158,37 @@ pub fn render(r: &Report) -> String {
         for t in &r.slowest {
             let _ = writeln!(
                 s,
-                "- request {} at {}s: **{} ms, {}** ({} attempts, {} retries, {} hedges)",
+                "- request {} at {}: **{}ms, {}** ({}, {}, {})",
                 t.request,
-                t.scheduled_ms / 1000.0,
-                t.latency_ms,
+                ms_as_duration(t.scheduled_ms),
+                ms(t.latency_ms),
                 t.outcome,
-                t.attempts,
-                t.retries,
-                t.hedges
+                plural(t.attempts, "attempt", "attempts"),
+                plural(t.retries, "retry", "retries"),
+                plural(t.hedges, "hedge", "hedges")
             );
             for h in &t.hops {
-                let status = h
-                    .status
-                    .map_or_else(|| "dropped".to_owned(), |s| s.to_string());
+                let answer = h.status.map_or_else(
+                    || {
+                        "no answer (dropped: the caller stopped waiting or the instance died)"
+                            .to_owned()
+                    },
+                    |s| format!("answered {s}"),
+                );
                 let note = h.note.map(|n| format!(" ({n})")).unwrap_or_default();
                 let wasted = if h.wasted_ms > 0.0 {
-                    format!(", {} wasted", h.wasted_ms)
+                    format!(", {} wasted", ms(h.wasted_ms))
                 } else {
                     String::new()
                 };
                 let _ = writeln!(
                     s,
-                    "  - `{}` {} {}..{}: work {}{wasted}, answered {status}{note}",
-                    h.instance, h.path, h.start_ms, h.end_ms, h.work_ms
+                    "  - `{}` {} {}..{}: work {}{wasted}, {answer}{note}",
+                    h.instance,
+                    h.path,
+                    ms(h.start_ms),
+                    ms(h.end_ms),
+                    ms(h.work_ms)
                 );
                 for a in &h.attempts {
                     let kind = match (a.hedge, a.retry) {
@@ -163,7 +200,10 @@ pub fn render(r: &Report) -> String {
                     let _ = writeln!(
                         s,
                         "    - -> `{to}` ({}{kind}) {}..{}: {}",
-                        a.service, a.start_ms, a.end_ms, a.outcome
+                        a.service,
+                        ms(a.start_ms),
+                        ms(a.end_ms),
+                        a.outcome
                     );
                 }
             }
@@ -180,17 +220,51 @@ pub fn render(r: &Report) -> String {
         let m = &sec.summary;
         let _ = writeln!(
             s,
-            "| {}s | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {}s{} | {} | {} | {} | {} | {} | {} | {} | {} |",
             sec.t,
+            if (sec.t as f64) < r.workload.warmup_s {
+                " (warm-up)"
+            } else {
+                ""
+            },
             m.requests,
             m.ok,
             m.degraded,
             m.errors + m.failed,
             m.timeouts,
-            m.p50_ms,
-            m.p99_ms,
-            m.max_ms
+            ms(m.p50_ms),
+            ms(m.p99_ms),
+            ms(m.max_ms)
         );
     }
     s
+}
+
+/// `1 retry`, `2 retries`.
+fn plural<N: std::fmt::Display + PartialEq + From<u8>>(n: N, one: &str, many: &str) -> String {
+    if n == N::from(1) {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_are_rounded_for_people() {
+        // The audit's example: a Poisson arrival's float noise.
+        assert_eq!(ms(1.6649999999999636), "1.7");
+        assert_eq!(ms(44.664999999999964), "44.7");
+        assert_eq!(ms(200.0), "200");
+        assert_eq!(ms(17.578), "17.6");
+        assert_eq!(ms_as_duration(419_884.0), "419.9s");
+        assert_eq!(ms_as_duration(23.0), "23ms");
+        assert_eq!(ms_as_duration(16_250.331), "16.3s");
+        assert_eq!(secs(2.0), "2s");
+        assert_eq!(plural(1usize, "retry", "retries"), "1 retry");
+        assert_eq!(plural(2usize, "retry", "retries"), "2 retries");
+    }
 }

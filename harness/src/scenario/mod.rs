@@ -107,7 +107,8 @@ mod tests {
         }
     }
 
-    /// DESIGN.md's example, with the endpoints it calls but does not declare, and
+    /// The full example of the scenario format (docs/scenarios.md and
+    /// scenarios/card-auth.toml), with the endpoints it calls but does not declare, and
     /// with `breaker` and `propagate_deadline`.
     const CARD_AUTH: &str = r#"
 name = "card-auth"

@@ -51,7 +51,9 @@ pub enum Expect {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SimConfig {
     pub tick: Duration,
-    /// Base one-way network latency, drawn uniformly from `latency_min..=latency_max`.
+    /// Base one-way network latency between `latency_min` and `latency_max`:
+    /// turmoil 0.7.2 draws it from an exponential distribution (`Exp(5)`) scaled
+    /// into that range, so most messages take close to `latency_min`.
     pub latency_min: Duration,
     pub latency_max: Duration,
 }
@@ -306,7 +308,8 @@ pub enum Window {
     /// From the end of warm-up to the end.
     #[default]
     All,
-    /// From the end of warm-up to the first fault.
+    /// From the end of warm-up to one workload deadline before the first fault
+    /// (a request sent later may still be in flight when the fault starts).
     Baseline,
     /// The union of fault windows.
     Faults,

@@ -34,6 +34,9 @@ use network::Network;
 /// paused instance delivers every SYN parked during the pause at once.
 const TCP_CAPACITY: usize = 1 << 16;
 
+/// How often a run whose stderr is not a terminal (a CI log) says how far it is.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
 /// Simulated time allowed after the load phase for the last answers.
 const DRAIN: Duration = Duration::from_secs(5);
 
@@ -124,11 +127,23 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError
     }
     events.sort_by_key(|&(t, inject, i)| (t, inject, i));
 
-    let progress = opts.progress && std::io::stderr().is_terminal();
+    // On a terminal, one line rewritten every simulated second; elsewhere (a
+    // CI log) a plain line every PROGRESS_EVERY of wall time. The wall clock
+    // only decides when to print, never what the run does.
+    let tty = std::io::stderr().is_terminal();
+    let progress = opts.progress && tty;
+    let log_progress = opts.progress && !tty;
+    let mut last_logged = std::time::Instant::now();
     let mut next = 0;
     let mut last_shown = 0;
+    // Set when Ctrl-C or SIGTERM stops the run early ([`crate::interrupt`]).
+    let mut stopped_at = None;
     loop {
         let now = sim.elapsed();
+        if crate::interrupt::requested() {
+            stopped_at = Some(now);
+            break;
+        }
         let mut heal: Vec<Effect> = Vec::new();
         let mut inject: Vec<Effect> = Vec::new();
         while let Some(&(t, is_inject, i)) = events.get(next) {
@@ -146,14 +161,20 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError
         if !heal.is_empty() || !inject.is_empty() {
             network.apply(&mut sim, &heal, &inject);
         }
-        if progress && now.as_secs() > last_shown {
+        if (progress || log_progress) && now.as_secs() > last_shown {
             last_shown = now.as_secs();
-            eprint!(
-                "\r{:>12}  {}s of {}s simulated",
+            let line = format!(
+                "{:>12}  {}s of {}s simulated",
                 "Running",
                 last_shown.min(duration.as_secs()),
                 duration.as_secs()
             );
+            if progress {
+                eprint!("\r{line}");
+            } else if last_logged.elapsed() >= PROGRESS_EVERY {
+                last_logged = std::time::Instant::now();
+                eprintln!("{line}");
+            }
         }
         match sim.step() {
             Ok(true) => break,
@@ -197,7 +218,25 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError
             t.saturating_sub(load_start.get())
         });
     }
-    let traces = traces.finish();
+    let mut traces = traces.finish();
+    let (mut requests, mut plan, mut duration) = (requests, plan, duration);
+    if let Some(now) = stopped_at {
+        // Keep what was measured: the requests whose deadline had passed when
+        // the run stopped (every one of them has its outcome), and the faults
+        // as far as they got. The record then reads like a shorter run.
+        let measured = now
+            .saturating_sub(load_start.get())
+            .saturating_sub(scenario.workload.deadline)
+            .min(duration);
+        let kept = requests.partition_point(|r| r.scheduled < measured);
+        requests.truncate(kept);
+        traces.truncate(kept);
+        plan.retain(|f| f.start < measured);
+        for f in &mut plan {
+            f.end = f.end.filter(|&end| end <= measured);
+        }
+        duration = measured;
+    }
     let mut record = RunRecord {
         backend: "sim",
         seed,

@@ -12,11 +12,10 @@
 //! verdict legitimately differs between the backends is named in its entry
 //! with the figures and the reason, and in docs/docker.md; none does today.
 //!
-//! deep-chain-deadline and deep-chain-no-deadline judge `wasted_work`, which
-//! needs the spans that the Docker backend does not read back from the
-//! containers yet, and deadline propagation, which needs the workload driver
-//! to send `squall-deadline`: their entries ask for full agreement and fail
-//! until both are built.
+//! deep-chain-deadline and deep-chain-no-deadline judge `wasted_work`, from
+//! the spans the Docker backend reads back from the containers, and deadline
+//! propagation, from the `squall-deadline` header the workload driver sends:
+//! their entries ask for full agreement, as every other.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
