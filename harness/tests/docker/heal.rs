@@ -1,7 +1,7 @@
 //! Nothing left behind: a squall killed with SIGKILL in the middle of its
 //! faults is undone by `squall heal`; environment errors exit 3 and clean up.
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,21 +24,8 @@ fn squall_heal_undoes_a_squall_killed_mid_fault() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The run id is on stderr: `      Docker  run r1234abcd (journal ...)`.
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut run = String::new();
-    let mut line = String::new();
-    while stderr.read_line(&mut line).unwrap_or(0) > 0 {
-        if let Some(rest) = line.trim().strip_prefix("Docker  run ") {
-            run = rest
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            break;
-        }
-        line.clear();
-    }
+    let run = crate::read_run_id(&mut stderr);
     assert!(!run.is_empty(), "squall did not print its run id");
     let journal = state
         .path()

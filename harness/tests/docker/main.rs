@@ -136,6 +136,23 @@ pub async fn assert_clean(run: Option<&str>) {
     assert!(left.is_empty(), "squall left this on the engine: {left:#?}");
 }
 
+/// The run id a `squall run --backend docker` prints on stderr when it
+/// starts (`      Docker  run r1234abcd (journal ...)`); empty if it never does.
+pub fn read_run_id(stderr: &mut impl std::io::BufRead) -> String {
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap_or(0) > 0 {
+        if let Some(rest) = line.trim().strip_prefix("Docker  run ") {
+            return rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+        }
+        line.clear();
+    }
+    String::new()
+}
+
 /// Heals a run if the test panics before its own teardown.
 pub struct Cleanup(pub String);
 

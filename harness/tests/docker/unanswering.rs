@@ -7,7 +7,7 @@
 //! stop forwarding: everything at once, or, like the libnetwork deadlock,
 //! only the network API (`/version` and `docker ps` still answer).
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 
-use crate::{assert_clean, rt, setup};
+use crate::{assert_clean, rt, setup, FROZEN};
 
 const SQUALL: &str = env!("CARGO_BIN_EXE_squall");
 
@@ -136,42 +136,16 @@ async fn forward(client: UnixStream, upstream: UnixStream, mode: Arc<AtomicU8>) 
     tokio::select! { _ = up => {}, _ = down => {} }
 }
 
-/// A pause, a partition and a latency fault from 1 s, in a 4-s run.
-const FAULTED: &str = r#"
-duration = "4s"
-workload = { target = "a", path = "/x", rate = 20, deadline = "500ms" }
-[services.a]
-[services.a.endpoints."/x"]
-calls = [{ to = "b", path = "/y", timeout = "200ms" }]
-[services.b]
-replicas = 2
-[services.b.endpoints."/y"]
-work = "1ms"
-[[faults]]
-kind = "pause"
-target = "b-1"
-at = "1s"
-[[faults]]
-kind = "partition"
-between = [["a"], ["b-2"]]
-direction = "one-way"
-at = "1s"
-[[faults]]
-kind = "latency"
-target = "a-1"
-delay = "20ms"
-at = "1s"
-"#;
-
 #[test]
 fn a_run_whose_engine_stops_answering_exits_3_says_what_is_left_and_clears_its_rules() {
     let _lock = setup();
     let state = tempfile::tempdir().unwrap();
     let proxy = Proxy::start(state.path(), Mode::All);
-    let file = state.path().join("faulted.toml");
-    std::fs::write(&file, FAULTED).unwrap();
+    // A pause, a one-way partition and a latency fault from 1 s, in a 4-s run.
+    let file = state.path().join("frozen.toml");
+    std::fs::write(&file, FROZEN).unwrap();
     let mut child = Command::new(SQUALL)
-        .args(["run", "--backend", "docker", "--out"])
+        .args(["run", "--backend", "docker", "--duration", "4s", "--out"])
         .arg(state.path().join("reports"))
         .arg(&file)
         .env("XDG_STATE_HOME", state.path())
@@ -182,19 +156,7 @@ fn a_run_whose_engine_stops_answering_exits_3_says_what_is_left_and_clears_its_r
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut run = String::new();
-    let mut line = String::new();
-    while stderr.read_line(&mut line).unwrap_or(0) > 0 {
-        if let Some(rest) = line.trim().strip_prefix("Docker  run ") {
-            run = rest
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            break;
-        }
-        line.clear();
-    }
+    let run = crate::read_run_id(&mut stderr);
     assert!(!run.is_empty(), "squall did not print its run id");
     let _heal = crate::Cleanup(run.clone());
     let journal = state
