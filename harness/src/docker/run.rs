@@ -293,6 +293,7 @@ async fn run_async(
         faults: plan.into_iter().map(AppliedFault::from).collect(),
         received,
         traces: traces.finish(),
+        figures: None,
     };
     record.compute_wasted();
     Ok(record)
