@@ -329,7 +329,7 @@ mod tests {
 
     const MS: Duration = Duration::from_millis(1);
 
-    fn span(parent: Option<&str>, start: u64, end: u64, attempts: Vec<AttemptSpan>) -> Span {
+    fn span(parent: Option<&str>, start: u32, end: u32, attempts: Vec<AttemptSpan>) -> Span {
         Span {
             request_id: Some(Arc::from("0")),
             parent: parent.map(Arc::from),
@@ -343,7 +343,7 @@ mod tests {
         }
     }
 
-    fn attempt(id: u64, start: u64, end: u64) -> AttemptSpan {
+    fn attempt(id: u64, start: u32, end: u32) -> AttemptSpan {
         AttemptSpan {
             id,
             service: Arc::from("b"),

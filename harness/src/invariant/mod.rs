@@ -1,7 +1,10 @@
 //! Invariants: judging a run record against the scenario's `[[invariants]]`.
 //!
-//! Checkers only read a [`RunRecord`], never the backend, so the same
-//! invariant means the same thing in the simulator and on Docker. Each verdict
+//! Checkers only read a [`RunRecord`] and its [`Figures`], never the backend,
+//! so the same invariant means the same thing in the simulator and on Docker.
+//! The figures are streamed during the run ([`figures`]: one accumulator per
+//! phase and per invariant window, known before the run starts), so judging a
+//! run of any length takes memory that does not grow with its requests. Each verdict
 //! carries its figure, its limit and, when it failed, the one-second window
 //! where it was worst: the first place a person looks.
 //!
@@ -9,7 +12,7 @@
 //! faults, say) fails and says so: a check that checked nothing must not pass
 //! silently.
 
-mod figures;
+pub mod figures;
 mod phase;
 
 use std::time::Duration;
