@@ -11,7 +11,8 @@
 //! per-second figures, its HdrHistogram interval and each window's one-second
 //! bucket are worked out, and its requests dropped. Traces are joined as they
 //! end ([`crate::trace::Joiner`]) and folded into work sums; only the
-//! [`SLOWEST`] are kept whole, as the report prints them.
+//! [`SLOWEST`] are kept whole, as the report prints them, and the first
+//! request of each failing outcome in each phase ([`Figures::failures`]).
 //!
 //! [`Figures::of_record`] feeds a whole [`RunRecord`] through the same
 //! accumulators (the Docker backend and hand-made records in tests), so there
@@ -186,6 +187,27 @@ pub enum InvariantFigures {
     Run,
 }
 
+/// A failing outcome, as [`Figures::failures`] keys it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FailureKind {
+    Degraded,
+    Error,
+    Failed,
+    Timeout,
+}
+
+impl FailureKind {
+    fn of(class: Class) -> Option<Self> {
+        match class {
+            Class::Ok => None,
+            Class::Degraded => Some(FailureKind::Degraded),
+            Class::Error => Some(FailureKind::Error),
+            Class::Failed => Some(FailureKind::Failed),
+            Class::Timeout => Some(FailureKind::Timeout),
+        }
+    }
+}
+
 /// A request kept with its whole trace.
 #[derive(Debug, Clone)]
 pub struct Exemplar {
@@ -226,6 +248,10 @@ pub struct Figures {
     pub traced: bool,
     /// The [`SLOWEST`] requests after warm-up, slowest first (ties: lower index first).
     pub slowest: Vec<Exemplar>,
+    /// Per phase (`baseline`, `faults`, `recovery`) and failing outcome (degraded,
+    /// error, failed, timeout), the first such request (lowest index) with its trace:
+    /// at most twelve, whatever the run's length.
+    pub failures: BTreeMap<(usize, FailureKind), Exemplar>,
     /// Seconds not closed yet, from `first_open` on.
     open: VecDeque<OpenSecond>,
     first_open: u64,
@@ -318,6 +344,7 @@ impl Figures {
             service_of,
             traced: false,
             slowest: Vec::new(),
+            failures: BTreeMap::new(),
             open: VecDeque::new(),
             first_open: 0,
             latest_sent: 0,
@@ -423,16 +450,46 @@ impl Figures {
         match request {
             Some(r) => self.offer(index, r, hops),
             None => {
-                if let Some(x) = self.slowest.iter_mut().find(|x| x.index == index) {
-                    x.hops.extend(hops);
+                let kept = self.slowest.iter_mut().chain(self.failures.values_mut());
+                for x in kept.filter(|x| x.index == index) {
+                    x.hops.extend(hops.iter().cloned());
                     x.hops.sort_by_key(|(key, _)| *key);
                 }
             }
         }
     }
 
+    /// Keeps the request if it is the first of its failing outcome in its phase.
+    fn offer_failure(&mut self, index: usize, r: &RequestRecord, hops: &[(HopKey, Hop)]) {
+        let Some(kind) = FailureKind::of(Class::of(&r.outcome)) else {
+            return;
+        };
+        let Some(phase) = self
+            .phase_figures
+            .iter()
+            .position(|w| within(&w.spans, r.scheduled))
+        else {
+            return;
+        };
+        let first = self
+            .failures
+            .get(&(phase, kind))
+            .is_none_or(|x| index < x.index);
+        if first {
+            self.failures.insert(
+                (phase, kind),
+                Exemplar {
+                    index,
+                    request: r.clone(),
+                    hops: hops.to_vec(),
+                },
+            );
+        }
+    }
+
     /// Keeps the request if it is among the slowest after warm-up so far.
     fn offer(&mut self, index: usize, r: &RequestRecord, hops: Vec<(HopKey, Hop)>) {
+        self.offer_failure(index, r, &hops);
         if r.scheduled < self.warmup {
             return;
         }

@@ -20,8 +20,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use figures::{
-    Bucket, Exemplar, Figures, HopKey, InvariantFigures, RecoveryFigures, RecoveryWindow,
-    WindowFigures, SLOWEST,
+    Bucket, Exemplar, FailureKind, Figures, HopKey, InvariantFigures, RecoveryFigures,
+    RecoveryWindow, WindowFigures, SLOWEST,
 };
 pub use phase::{window_name, within, Phases};
 

@@ -341,3 +341,28 @@ fn figures_read_well() {
     assert_eq!(pct(0.9995), "99.95%");
     assert_eq!(pct(0.0), "0%");
 }
+
+#[test]
+fn the_first_failure_of_each_kind_is_kept_per_phase() {
+    let r = record(
+        10,
+        |_| 5,
+        |t| match t {
+            3000..=3090 | 7000..=7090 => Outcome::Timeout,
+            5000 | 5500 => Outcome::Error(503),
+            _ => Outcome::Ok,
+        },
+        &[(4, Some(6))],
+    );
+    let f = figures_of(&r, &phases(&r), InvariantKind::Answered { max_ratio: 0.0 });
+    let kept: Vec<((usize, FailureKind), usize)> =
+        f.failures.iter().map(|(k, x)| (*k, x.index)).collect();
+    assert_eq!(
+        kept,
+        [
+            ((0, FailureKind::Timeout), 300),
+            ((1, FailureKind::Error), 500),
+            ((2, FailureKind::Timeout), 700),
+        ]
+    );
+}
