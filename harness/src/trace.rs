@@ -1,11 +1,10 @@
 //! Traces: every instance's spans joined into one call tree per workload request.
 //!
 //! Each fixture instance keeps a [`Span`] per request it served, keyed by the workload's
-//! `x-request-id` and linked to its caller's attempt ([`squall_fixture::trace`]). Both backends
-//! collect them at the end of a run (the simulator from each instance's `Control`, Docker over
-//! `GET /squall/spans`) and hand them here with a function that puts the instance's clock on the
-//! load phase's timeline. The result is [`RunRecord::traces`](crate::record::RunRecord): for
-//! each request, its hops in start order.
+//! `x-request-id` and linked to its caller's attempt ([`squall_fixture::trace`]). Docker collects
+//! them at the end of a run (over `GET /squall/spans`) and hands them to [`Traces`] with a
+//! function that puts the instance's clock on the load phase's timeline. The result is
+//! [`RunRecord::traces`](crate::record::RunRecord): for each request, its hops in start order.
 //!
 //! The simulator does not wait for the end: [`Joiner`] takes the spans that have ended from
 //! every instance as the run goes (each simulated second), joins them per request, works out
