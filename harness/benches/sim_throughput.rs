@@ -7,7 +7,10 @@
 //! its own (this binary again, with `SQUALL_BENCH_MODE` set), so that the peak resident set
 //! (`VmHWM`, read by the child at its end) belongs to one mode. It prints the median wall time
 //! per mode, simulated seconds and requests per wall second, the ratios against the baseline
-//! and whether the aims hold, then times the `squall` binary end to end once.
+//! and whether the aims hold, then times the `squall` binary end to end once. Last, memory in
+//! duration: the `squall` mode once each at 60, 300 and 600 simulated seconds, with its peak
+//! resident set, which must stay flat (under 80 MB, and the 600-s run within 1.2x of the 60-s
+//! run's): figures are streamed, not kept per request.
 //!
 //! Modes:
 //! - `squall`: `scenario::load`, then `sim::run` + `invariant::evaluate` + `Report::build` +
@@ -48,7 +51,6 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use squall::engine::RunOptions;
 use squall::fault::WORKLOAD_HOST;
-use squall::record::Outcome;
 use squall::scenario::Scenario;
 use squall::topology::{authority, derive_seed, instance_configs};
 use squall_fixture::call::join_all;
@@ -73,6 +75,10 @@ const AIM_SIM_PER_WALL: f64 = 20.0;
 const AIM_RATIO: f64 = 1.5;
 const AIM_PEAK_MB: f64 = 200.0;
 const AIM_END_TO_END_S: f64 = 10.0;
+/// Memory flat in duration: simulated seconds measured, the ceiling and the growth allowed.
+const MEMORY_SECONDS: [u64; 3] = [60, 300, 600];
+const AIM_FLAT_PEAK_MB: f64 = 80.0;
+const AIM_FLAT_GROWTH: f64 = 1.2;
 
 /// What one child measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -149,7 +155,11 @@ fn child(mode: &str) {
 }
 
 fn run_squall(scenario: &Scenario) -> Sample {
-    let opts = RunOptions::default();
+    // As `squall run` does: figures only, memory flat in the run's length.
+    let opts = RunOptions {
+        figures_only: true,
+        ..RunOptions::default()
+    };
     let cpu = cpu_seconds();
     let start = Instant::now();
     let record = squall::sim::run(scenario, &opts).expect("card-auth runs in the simulator");
@@ -160,11 +170,11 @@ fn run_squall(scenario: &Scenario) -> Sample {
     let wall = start.elapsed();
     let cpu = cpu_seconds() - cpu;
     std::hint::black_box(json);
-    let answered = record
-        .requests
-        .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Ok | Outcome::Degraded(_)))
-        .count() as u64;
+    let figures = record
+        .figures
+        .as_ref()
+        .expect("the simulator streams its figures");
+    let answered = figures.per_second.iter().map(|s| s.ok + s.degraded).sum();
     let hops = record
         .received
         .values()
@@ -172,7 +182,7 @@ fn run_squall(scenario: &Scenario) -> Sample {
         .sum();
     Sample {
         mode: String::new(),
-        requests: record.requests.len() as u64,
+        requests: figures.offered,
         answered,
         hops,
         sim_seconds: record.duration.as_secs_f64(),
@@ -565,7 +575,40 @@ fn parent(bench: bool) {
             peak < AIM_PEAK_MB,
         );
         end_to_end();
+        memory_in_duration(&exe);
     }
+}
+
+/// Peak resident set of the `squall` mode at each of [`MEMORY_SECONDS`], one run each.
+fn memory_in_duration(exe: &Path) {
+    println!();
+    println!("memory in duration (squall mode, one run each):");
+    let mut peaks = Vec::new();
+    for secs in MEMORY_SECONDS {
+        let sample = run_child(exe, "squall", Some(secs));
+        let peak = sample.peak_rss_kb as f64 / 1024.0;
+        println!(
+            "  {secs:>4} s simulated: {:>7} requests, peak {peak:.1} MB, {:.1} s wall",
+            sample.requests, sample.wall_seconds
+        );
+        peaks.push(peak);
+    }
+    let (first, last) = (peaks[0], peaks[peaks.len() - 1]);
+    let max = peaks.iter().copied().fold(0.0, f64::max);
+    aim(
+        &format!("peak memory < {AIM_FLAT_PEAK_MB} MB at every length"),
+        format!("{max:.1} MB"),
+        max < AIM_FLAT_PEAK_MB,
+    );
+    aim(
+        &format!(
+            "peak at {} s within {AIM_FLAT_GROWTH}x of the peak at {} s",
+            MEMORY_SECONDS[MEMORY_SECONDS.len() - 1],
+            MEMORY_SECONDS[0]
+        ),
+        format!("{:.2}x", last / first),
+        last <= first * AIM_FLAT_GROWTH,
+    );
 }
 
 fn aim(what: &str, measured: String, held: bool) {

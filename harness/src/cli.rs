@@ -423,6 +423,7 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
         duration: args.duration,
         out: args.out.clone(),
         progress: true,
+        figures_only: true,
     };
     let started = SystemTime::now();
     let clock = Instant::now();

@@ -15,6 +15,12 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// Show progress on stderr while the run goes.
     pub progress: bool,
+    /// Keep only the figures the invariants and reports need, in memory that does
+    /// not grow with the run's length (what `squall run` and `explore` do). Off, the
+    /// simulator's record also holds every request and its trace
+    /// ([`RunRecord::requests`](crate::record::RunRecord), `traces`), for tests that
+    /// look at them; memory then grows with every request.
+    pub figures_only: bool,
 }
 
 /// Why a run could not produce a record.

@@ -5,10 +5,18 @@
 //!
 //! A backend fills a [`RunRecord`]; invariants and reports only read it, so the
 //! checkers never depend on how the faults were injected.
+//!
+//! The simulator streams its figures as the run goes ([`Figures`]) and keeps
+//! the requests and traces themselves only when asked
+//! ([`crate::engine::RunOptions::figures_only`] off, as tests do): a long run
+//! then holds figures, not requests. A record without figures (Docker, tests)
+//! has them worked out from its requests and traces when judged.
 
 use std::time::Duration;
 
 use indexmap::IndexMap;
+
+use crate::invariant::Figures;
 
 /// How one workload request ended, as its caller saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +93,7 @@ pub struct RunRecord {
     pub seed: u64,
     /// Length of the load phase.
     pub duration: Duration,
-    /// Workload requests, in scheduled order.
+    /// Workload requests, in scheduled order; empty when only figures were kept.
     pub requests: Vec<RequestRecord>,
     /// The fault timeline, in scenario order.
     pub faults: Vec<AppliedFault>,
@@ -93,7 +101,11 @@ pub struct RunRecord {
     pub received: IndexMap<String, IndexMap<String, u64>>,
     /// Per workload request (same index as `requests`), the hops that served
     /// it, in start order ([`crate::trace`]); a request no instance saw has none.
+    /// Empty when only figures were kept.
     pub traces: Vec<Vec<Hop>>,
+    /// The figures streamed during the run; `None` when the backend kept the
+    /// requests and traces instead (they are then worked out from those).
+    pub figures: Option<Figures>,
 }
 
 /// What one instance did for one workload request.
@@ -193,27 +205,7 @@ impl RunRecord {
                 .get(i)
                 .map(|r| r.scheduled + r.latency)
                 .unwrap_or(Duration::MAX);
-            let ends: Vec<(String, Duration)> = hops
-                .iter()
-                .flat_map(|h| {
-                    h.attempts
-                        .iter()
-                        .map(move |a| (format!("{}#{}", h.instance, a.id), a.end))
-                })
-                .collect();
-            for hop in hops.iter_mut() {
-                let gave_up = match &hop.parent {
-                    None => Some(workload_gave_up),
-                    Some(parent) => ends
-                        .iter()
-                        .find(|(id, _)| id == parent)
-                        .map(|(_, end)| *end),
-                };
-                hop.wasted = match (hop.work, gave_up) {
-                    (Some((start, end)), Some(gave_up)) => end.saturating_sub(start.max(gave_up)),
-                    _ => Duration::ZERO,
-                };
-            }
+            crate::trace::work_out_wasted(hops, |h| h, workload_gave_up, false);
         }
     }
 }

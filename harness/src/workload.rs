@@ -1,4 +1,5 @@
-//! The open-loop workload: when each request is sent, decided before the run.
+//! The open-loop workload: when each request is sent, drawn from the seed alone
+//! (so decided before the run), one at a time.
 //!
 //! Arrivals do not wait for answers (open loop), and latency is measured from
 //! the *scheduled* time, so a stalled system shows its stall instead of being
@@ -21,34 +22,65 @@ pub const MAX_REQUESTS: usize = crate::scenario::limits::MAX_REQUESTS as usize;
 /// `[0, duration)`: evenly spaced for `constant`, exponential gaps for
 /// `poisson` drawn from `seed`.
 pub fn arrivals(rate: f64, arrival: Arrival, duration: Duration, seed: u64) -> Vec<Duration> {
-    let end = duration.as_secs_f64();
-    let mut out = Vec::new();
-    match arrival {
-        Arrival::Constant => {
-            // Computed from the index, not accumulated, so rounding does not drift.
-            let mut i = 0u64;
-            loop {
-                let t = i as f64 / rate;
-                if t >= end || out.len() >= MAX_REQUESTS {
-                    break;
-                }
-                out.push(Duration::from_secs_f64(t));
-                i += 1;
+    Arrivals::new(rate, arrival, duration, seed).collect()
+}
+
+/// The send times of [`arrivals`], one at a time: a run of any length holds
+/// one arrival, not the schedule.
+#[derive(Debug, Clone)]
+pub struct Arrivals {
+    rate: f64,
+    end: f64,
+    /// Requests given so far.
+    sent: usize,
+    /// Poisson: the rng and gap distribution, and the next time.
+    poisson: Option<(ChaCha8Rng, Exp<f64>, f64)>,
+}
+
+impl Arrivals {
+    pub fn new(rate: f64, arrival: Arrival, duration: Duration, seed: u64) -> Self {
+        let poisson = match arrival {
+            Arrival::Constant => None,
+            Arrival::Poisson => {
+                // `rate` > 0 is guaranteed by validation; fall back to 1/s anyway.
+                let gap =
+                    Exp::new(rate).unwrap_or_else(|_| Exp::new(1.0).expect("1.0 is a valid rate"));
+                Some((ChaCha8Rng::seed_from_u64(seed), gap, 0.0))
             }
-        }
-        Arrival::Poisson => {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            // `rate` > 0 is guaranteed by validation; fall back to 1/s anyway.
-            let gap =
-                Exp::new(rate).unwrap_or_else(|_| Exp::new(1.0).expect("1.0 is a valid rate"));
-            let mut t = 0.0;
-            while t < end && out.len() < MAX_REQUESTS {
-                out.push(Duration::from_secs_f64(t));
-                t += gap.sample(&mut rng);
-            }
+        };
+        Arrivals {
+            rate,
+            end: duration.as_secs_f64(),
+            sent: 0,
+            poisson,
         }
     }
-    out
+}
+
+impl Iterator for Arrivals {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        if self.sent >= MAX_REQUESTS {
+            return None;
+        }
+        let t = match &mut self.poisson {
+            // Computed from the index, not accumulated, so rounding does not drift.
+            None => self.sent as f64 / self.rate,
+            Some((rng, gap, next)) => {
+                let t = *next;
+                if t < self.end {
+                    *next += gap.sample(rng);
+                }
+                t
+            }
+        };
+        if t >= self.end {
+            return None;
+        }
+        self.sent += 1;
+        Some(Duration::from_secs_f64(t))
+    }
 }
 
 #[cfg(test)]
@@ -76,5 +108,13 @@ mod tests {
             a,
             arrivals(1000.0, Arrival::Poisson, Duration::from_secs(10), 8)
         );
+    }
+
+    #[test]
+    fn the_iterator_stops_at_the_end_and_stays_stopped() {
+        let mut it = Arrivals::new(2.0, Arrival::Constant, Duration::from_secs(2), 1);
+        let got: Vec<Duration> = it.by_ref().collect();
+        assert_eq!(got, [0, 500, 1000, 1500].map(Duration::from_millis));
+        assert_eq!(it.next(), None);
     }
 }

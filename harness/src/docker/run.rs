@@ -311,6 +311,7 @@ async fn run_async(
         faults: plan.into_iter().map(AppliedFault::from).collect(),
         received,
         traces: traces.finish(),
+        figures: None,
     };
     record.compute_wasted();
     Ok(record)

@@ -49,6 +49,7 @@ pub fn outcome(base: &Scenario, space: &Space, run_seed: u64, explored: &[Fault]
     let scenario = space.scenario(base, explored);
     let opts = RunOptions {
         seed: Some(run_seed),
+        figures_only: true,
         ..RunOptions::default()
     };
     match crate::sim::run(&scenario, &opts) {

@@ -1,7 +1,10 @@
 //! Invariants: judging a run record against the scenario's `[[invariants]]`.
 //!
-//! Checkers only read a [`RunRecord`], never the backend, so the same
-//! invariant means the same thing in the simulator and on Docker. Each verdict
+//! Checkers only read a [`RunRecord`] and its [`Figures`], never the backend,
+//! so the same invariant means the same thing in the simulator and on Docker.
+//! The figures are streamed during the run ([`figures`]: one accumulator per
+//! phase and per invariant window, known before the run starts), so judging a
+//! run of any length takes memory that does not grow with its requests. Each verdict
 //! carries its figure, its limit and, when it failed, the one-second window
 //! where it was worst: the first place a person looks.
 //!
@@ -9,18 +12,23 @@
 //! faults, say) fails and says so: a check that checked nothing must not pass
 //! silently.
 
+pub mod figures;
 mod phase;
 
 use std::time::Duration;
 
 use serde::Serialize;
 
+pub use figures::{
+    Bucket, Exemplar, FailureKind, Figures, HopKey, InvariantFigures, RecoveryFigures,
+    RecoveryWindow, WindowFigures, SLOWEST,
+};
 pub use phase::{window_name, within, Phases};
 
-use crate::record::{RequestRecord, RunRecord};
+use crate::record::RunRecord;
 use crate::report::fmt_duration;
 use crate::scenario::{InvariantKind, Scenario, Window};
-use crate::stats::{ms, percentile, Summary};
+use crate::stats::ms;
 
 /// The verdict on one invariant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -44,61 +52,58 @@ pub struct Verdict {
     pub message: String,
 }
 
-/// Judges every invariant of `scenario` on `record`, in file order.
+/// Judges every invariant of `scenario` on `record`, in file order: on the
+/// figures the backend streamed, or (a record without them: Docker, tests) on
+/// figures worked out from its requests and traces.
 pub fn evaluate(scenario: &Scenario, record: &RunRecord) -> Vec<Verdict> {
-    let phases = Phases::of(record, scenario.workload.warmup, scenario.workload.deadline);
+    match &record.figures {
+        Some(figures) => judge(scenario, record, figures),
+        None => judge(scenario, record, &Figures::of_record(scenario, record)),
+    }
+}
+
+fn judge(scenario: &Scenario, record: &RunRecord, figures: &Figures) -> Vec<Verdict> {
+    let run = InvariantFigures::Run;
     scenario
         .invariants
         .iter()
-        .map(|inv| match &inv.kind {
-            InvariantKind::Answered { max_ratio } => answered(record, &phases, *max_ratio),
-            InvariantKind::Latency {
-                percentile,
-                max,
-                during,
-            } => latency(record, &phases, *percentile, *max, during),
-            InvariantKind::Success {
-                min,
-                degraded_is_success,
-                during,
-            } => success(record, &phases, *min, *degraded_is_success, during),
-            InvariantKind::Recovery { within } => recovery(record, &phases, *within),
-            InvariantKind::Amplification { service, max } => amplification(record, service, *max),
-            InvariantKind::WastedWork { max_ratio } => wasted_work(record, *max_ratio),
+        .enumerate()
+        .map(|(i, inv)| {
+            let f = figures.invariants.get(i).unwrap_or(&run);
+            match (&inv.kind, f) {
+                (InvariantKind::Answered { max_ratio }, InvariantFigures::Window(w)) => {
+                    answered(w, *max_ratio)
+                }
+                (
+                    InvariantKind::Latency {
+                        percentile,
+                        max,
+                        during,
+                    },
+                    InvariantFigures::Window(w),
+                ) => latency(w, *percentile, *max, during),
+                (
+                    InvariantKind::Success {
+                        min,
+                        degraded_is_success,
+                        during,
+                    },
+                    InvariantFigures::Window(w),
+                ) => success(w, *min, *degraded_is_success, during),
+                (InvariantKind::Recovery { within }, InvariantFigures::Recovery(r)) => {
+                    recovery(record, figures, r, *within)
+                }
+                (InvariantKind::Amplification { service, max }, _) => {
+                    amplification(record, figures, service, *max)
+                }
+                (InvariantKind::WastedWork { max_ratio }, _) => {
+                    wasted_work(record, figures, *max_ratio)
+                }
+                // `Figures::new` gives each invariant the figures of its kind.
+                (_, _) => unreachable!("figures of another kind for invariant {i}"),
+            }
         })
         .collect()
-}
-
-fn selected<'a>(
-    record: &'a RunRecord,
-    spans: &'a [(Duration, Duration)],
-) -> Vec<&'a RequestRecord> {
-    record
-        .requests
-        .iter()
-        .filter(|r| within(spans, r.scheduled))
-        .collect()
-}
-
-/// One-second buckets (aligned to the load start) that overlap `spans`, each
-/// with its requests.
-fn buckets<'a>(
-    record: &'a RunRecord,
-    spans: &[(Duration, Duration)],
-) -> Vec<((Duration, Duration), Vec<&'a RequestRecord>)> {
-    let mut out: Vec<((Duration, Duration), Vec<&RequestRecord>)> = Vec::new();
-    for r in record
-        .requests
-        .iter()
-        .filter(|r| within(spans, r.scheduled))
-    {
-        let s = Duration::from_secs(r.scheduled.as_secs());
-        match out.last_mut() {
-            Some((w, v)) if w.0 == s => v.push(r),
-            _ => out.push(((s, s + Duration::from_secs(1)), vec![r])),
-        }
-    }
-    out
 }
 
 fn span_name(w: (Duration, Duration)) -> String {
@@ -127,10 +132,8 @@ fn nothing_to_judge(
     }
 }
 
-fn answered(record: &RunRecord, phases: &Phases, max_ratio: f64) -> Verdict {
-    let spans = phases.spans(&Window::All);
-    let reqs = selected(record, &spans);
-    if reqs.is_empty() {
+fn answered(w: &WindowFigures, max_ratio: f64) -> Verdict {
+    if w.tally.is_empty() {
         return nothing_to_judge(
             "answered",
             "answered".into(),
@@ -139,12 +142,13 @@ fn answered(record: &RunRecord, phases: &Phases, max_ratio: f64) -> Verdict {
             max_ratio,
         );
     }
-    let s = Summary::of(reqs.iter().copied());
+    let s = w.tally.summary();
     let ratio = s.timeouts as f64 / s.requests as f64;
     let held = ratio <= max_ratio;
-    let worst = buckets(record, &spans)
-        .into_iter()
-        .map(|(w, v)| (w, Summary::of(v).timeouts))
+    let worst = w
+        .buckets
+        .iter()
+        .map(|b| (b.window, b.timeouts))
         .filter(|(_, n)| *n > 0)
         .max_by_key(|(w, n)| (*n, std::cmp::Reverse(w.0)));
     let mut message = format!(
@@ -171,24 +175,18 @@ fn answered(record: &RunRecord, phases: &Phases, max_ratio: f64) -> Verdict {
     }
 }
 
-fn latency(record: &RunRecord, phases: &Phases, p: f64, max: Duration, during: &Window) -> Verdict {
+fn latency(w: &WindowFigures, p: f64, max: Duration, during: &Window) -> Verdict {
     let label = format!("latency p{}", trim_float(p));
     let name = window_name(during);
-    let spans = phases.spans(during);
-    let reqs = selected(record, &spans);
-    if reqs.is_empty() {
+    if w.tally.is_empty() {
         return nothing_to_judge("latency", label, "ms", name, ms(max));
     }
-    let pick = |v: &[&RequestRecord]| {
-        let mut l: Vec<Duration> = v.iter().map(|r| r.latency).collect();
-        l.sort_unstable();
-        percentile(&l, p)
-    };
-    let observed = pick(&reqs);
+    let observed = w.tally.percentile(p);
     let held = observed <= max;
-    let worst = buckets(record, &spans)
-        .into_iter()
-        .map(|(w, v)| (w, pick(&v)))
+    let worst = w
+        .buckets
+        .iter()
+        .map(|b| (b.window, b.percentile))
         .max_by_key(|(w, l)| (*l, std::cmp::Reverse(w.0)));
     let mut message = format!(
         "p{} {} {} {} during {name}",
@@ -217,25 +215,18 @@ fn latency(record: &RunRecord, phases: &Phases, p: f64, max: Duration, during: &
     }
 }
 
-fn success(
-    record: &RunRecord,
-    phases: &Phases,
-    min: f64,
-    degraded_is_success: bool,
-    during: &Window,
-) -> Verdict {
+fn success(w: &WindowFigures, min: f64, degraded_is_success: bool, during: &Window) -> Verdict {
     let name = window_name(during);
-    let spans = phases.spans(during);
-    let reqs = selected(record, &spans);
-    if reqs.is_empty() {
+    if w.tally.is_empty() {
         return nothing_to_judge("success", "success".into(), "ratio", name, min);
     }
-    let s = Summary::of(reqs.iter().copied());
+    let s = w.tally.summary();
     let ratio = s.success_ratio(degraded_is_success);
     let held = ratio >= min;
-    let worst = buckets(record, &spans)
-        .into_iter()
-        .map(|(w, v)| (w, Summary::of(v).success_ratio(degraded_is_success)))
+    let worst = w
+        .buckets
+        .iter()
+        .map(|b| (b.window, b.success))
         .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0 .0.cmp(&b.0 .0)));
     let mut message = format!(
         "{} succeeded {} {} during {name} ({} ok, {} degraded {}, {} errors, {} failed, {} timed out)",
@@ -272,7 +263,13 @@ const RECOVERY_P99_FACTOR: u32 = 2;
 const RECOVERY_P99_SLACK: Duration = Duration::from_millis(10);
 const RECOVERY_SUCCESS_SLACK: f64 = 0.01;
 
-fn recovery(record: &RunRecord, phases: &Phases, within_d: Duration) -> Verdict {
+fn recovery(
+    record: &RunRecord,
+    figures: &Figures,
+    r: &RecoveryFigures,
+    within_d: Duration,
+) -> Verdict {
+    let phases = &figures.phases;
     let fail = |message: String| Verdict {
         kind: "recovery",
         label: "recovery".into(),
@@ -291,37 +288,28 @@ fn recovery(record: &RunRecord, phases: &Phases, within_d: Duration) -> Verdict 
             "a fault lasts to the end of the run: recovery cannot be judged (hint: give every fault a `for`)".into()
         });
     };
-    let baseline_spans = phases.spans(&Window::Baseline);
-    let baseline = selected(record, &baseline_spans);
+    // The baseline phase's figures: the same requests the report's `baseline` counts.
+    let baseline = &figures.phase_figures[0].tally;
     if baseline.is_empty() {
         return fail(
             "no baseline before the first fault to recover to (hint: start faults after `warmup`)"
                 .into(),
         );
     }
-    let base = Summary::of(baseline.iter().copied());
+    let base = baseline.summary();
     let base_p99 = Duration::from_micros((base.p99_ms * 1000.0) as u64);
     let p99_bound = (base_p99 * RECOVERY_P99_FACTOR).max(base_p99 + RECOVERY_P99_SLACK);
     let success_bound = base.success_ratio(true) - RECOVERY_SUCCESS_SLACK;
     // One-second windows from the heal on; recovered from the first window
     // after which every window is back within bounds.
-    let mut windows = Vec::new();
-    let mut s = heal;
-    while s < phases.end {
-        let e = (s + Duration::from_secs(1)).min(phases.end);
-        let v: Vec<&RequestRecord> = record
-            .requests
-            .iter()
-            .filter(|r| r.scheduled >= s && r.scheduled < e)
-            .collect();
-        if !v.is_empty() {
-            let sum = Summary::of(v.iter().copied());
-            let p99 = Duration::from_micros((sum.p99_ms * 1000.0) as u64);
-            let good = p99 <= p99_bound && sum.success_ratio(true) >= success_bound;
-            windows.push(((s, e), good, p99, sum.success_ratio(true)));
-        }
-        s = e;
-    }
+    let windows: Vec<_> = r
+        .windows
+        .iter()
+        .map(|w| {
+            let good = w.p99 <= p99_bound && w.success >= success_bound;
+            (w.window, good, w.p99, w.success)
+        })
+        .collect();
     let first_good_tail = windows
         .iter()
         .rposition(|w| !w.1)
@@ -386,8 +374,8 @@ fn recovery(record: &RunRecord, phases: &Phases, within_d: Duration) -> Verdict 
     }
 }
 
-fn amplification(record: &RunRecord, service: &str, max: f64) -> Verdict {
-    let offered = record.requests.len() as f64;
+fn amplification(record: &RunRecord, figures: &Figures, service: &str, max: f64) -> Verdict {
+    let offered = figures.offered as f64;
     let calls = record.calls_to(service);
     let observed = if offered > 0.0 {
         calls as f64 / offered
@@ -408,19 +396,19 @@ fn amplification(record: &RunRecord, service: &str, max: f64) -> Verdict {
             "{:.2} calls reached `{service}` per offered request ({} calls for {} requests) {} max {}",
             observed,
             thousands(calls),
-            thousands(record.requests.len() as u64),
+            thousands(figures.offered),
             if held { "<=" } else { ">" },
             trim_float(max)
         ),
     }
 }
 
-fn wasted_work(record: &RunRecord, max_ratio: f64) -> Verdict {
-    let work = record.work(None);
+fn wasted_work(record: &RunRecord, figures: &Figures, max_ratio: f64) -> Verdict {
+    let work = figures.work;
     let ratio = work.wasted_ratio();
     // No trace at all for a run that sent requests: nothing was measured, and a ratio of
     // zero would be a pass nobody earned.
-    let unmeasured = !record.requests.is_empty() && record.traces.iter().all(Vec::is_empty);
+    let unmeasured = figures.offered > 0 && !figures.traced;
     if unmeasured {
         return Verdict {
             kind: "wasted_work",
@@ -442,7 +430,13 @@ fn wasted_work(record: &RunRecord, max_ratio: f64) -> Verdict {
     let worst = record
         .received
         .keys()
-        .map(|svc| (svc, record.work(Some(svc)).wasted))
+        .map(|svc| {
+            let wasted = figures
+                .work_by_service
+                .get(svc)
+                .map_or(Duration::ZERO, |w| w.wasted);
+            (svc, wasted)
+        })
         .filter(|(_, w)| !w.is_zero())
         .max_by_key(|(_, w)| *w);
     let mut message = format!(

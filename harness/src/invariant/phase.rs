@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::record::RunRecord;
+use crate::record::{AppliedFault, RunRecord};
 use crate::scenario::Window;
 
 /// Time spans of a run, since the start of the load phase.
@@ -24,9 +24,19 @@ pub struct Phases {
 
 impl Phases {
     pub fn of(record: &RunRecord, warmup: Duration, deadline: Duration) -> Self {
-        let end = record.duration;
-        let mut spans: Vec<(Duration, Duration)> = record
-            .faults
+        Phases::new(record.duration, &record.faults, warmup, deadline)
+    }
+
+    /// The phases of a load phase of `duration` with `faults`: known before
+    /// the run starts, so figures can be gathered per phase as it goes.
+    pub fn new(
+        duration: Duration,
+        applied: &[AppliedFault],
+        warmup: Duration,
+        deadline: Duration,
+    ) -> Self {
+        let end = duration;
+        let mut spans: Vec<(Duration, Duration)> = applied
             .iter()
             .map(|f| (f.start, f.end.unwrap_or(end)))
             .collect();
@@ -38,10 +48,10 @@ impl Phases {
                 _ => faults.push((s, e)),
             }
         }
-        let last_heal = if record.faults.iter().any(|f| f.end.is_none()) {
+        let last_heal = if applied.iter().any(|f| f.end.is_none()) {
             None
         } else {
-            record.faults.iter().filter_map(|f| f.end).max()
+            applied.iter().filter_map(|f| f.end).max()
         };
         Phases {
             warmup,

@@ -49,7 +49,68 @@ fn record(
         faults,
         received: IndexMap::new(),
         traces: Vec::new(),
+        figures: None,
     }
+}
+
+/// The figures of `r` for one invariant of `kind`, streamed as a run would.
+fn figures_of(r: &RunRecord, p: &Phases, kind: InvariantKind) -> Figures {
+    let mut f = Figures::with_invariants(p.clone(), &[&kind], &Figures::services_of(r));
+    f.feed(r);
+    f
+}
+
+fn window_of(f: &Figures) -> &WindowFigures {
+    match &f.invariants[0] {
+        InvariantFigures::Window(w) => w,
+        other => panic!("not a window: {other:?}"),
+    }
+}
+
+// The checkers as they were called on a record, through streamed figures.
+
+fn latency(r: &RunRecord, p: &Phases, pct: f64, max: Duration, during: &Window) -> Verdict {
+    let kind = InvariantKind::Latency {
+        percentile: pct,
+        max,
+        during: *during,
+    };
+    super::latency(window_of(&figures_of(r, p, kind)), pct, max, during)
+}
+
+fn answered(r: &RunRecord, p: &Phases, max_ratio: f64) -> Verdict {
+    let f = figures_of(r, p, InvariantKind::Answered { max_ratio });
+    super::answered(window_of(&f), max_ratio)
+}
+
+fn success(r: &RunRecord, p: &Phases, min: f64, degraded: bool, during: &Window) -> Verdict {
+    let kind = InvariantKind::Success {
+        min,
+        degraded_is_success: degraded,
+        during: *during,
+    };
+    super::success(window_of(&figures_of(r, p, kind)), min, degraded, during)
+}
+
+fn recovery(r: &RunRecord, p: &Phases, within: Duration) -> Verdict {
+    let f = figures_of(r, p, InvariantKind::Recovery { within });
+    match &f.invariants[0] {
+        InvariantFigures::Recovery(rec) => super::recovery(r, &f, rec, within),
+        other => panic!("not recovery: {other:?}"),
+    }
+}
+
+fn wasted_work(r: &RunRecord, max_ratio: f64) -> Verdict {
+    let f = figures_of(r, &phases(r), InvariantKind::WastedWork { max_ratio });
+    super::wasted_work(r, &f, max_ratio)
+}
+
+fn amplification(r: &RunRecord, service: &str, max: f64) -> Verdict {
+    let kind = InvariantKind::Amplification {
+        service: service.into(),
+        max,
+    };
+    super::amplification(r, &figures_of(r, &phases(r), kind), service, max)
 }
 
 fn phases(r: &RunRecord) -> Phases {
@@ -279,4 +340,29 @@ fn figures_read_well() {
     assert_eq!(thousands(1_000_000), "1,000,000");
     assert_eq!(pct(0.9995), "99.95%");
     assert_eq!(pct(0.0), "0%");
+}
+
+#[test]
+fn the_first_failure_of_each_kind_is_kept_per_phase() {
+    let r = record(
+        10,
+        |_| 5,
+        |t| match t {
+            3000..=3090 | 7000..=7090 => Outcome::Timeout,
+            5000 | 5500 => Outcome::Error(503),
+            _ => Outcome::Ok,
+        },
+        &[(4, Some(6))],
+    );
+    let f = figures_of(&r, &phases(&r), InvariantKind::Answered { max_ratio: 0.0 });
+    let kept: Vec<((usize, FailureKind), usize)> =
+        f.failures.iter().map(|(k, x)| (*k, x.index)).collect();
+    assert_eq!(
+        kept,
+        [
+            ((0, FailureKind::Timeout), 300),
+            ((1, FailureKind::Error), 500),
+            ((2, FailureKind::Timeout), 700),
+        ]
+    );
 }

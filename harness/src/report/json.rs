@@ -2,15 +2,16 @@
 //!
 //! Field order is fixed by these structs, maps are ordered, and every figure
 //! comes from simulated time, so in the simulator the same scenario and seed
-//! serialise to the same bytes.
+//! serialise to the same bytes. Figures come from the run's streamed
+//! [`Figures`], so building a report reads each figure once.
 
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use crate::invariant::{Phases, Verdict};
+use crate::invariant::{Figures, Verdict};
 use crate::record::{Outcome, RunRecord};
 use crate::report::fmt_duration;
-use crate::scenario::{Scenario, Window};
+use crate::scenario::Scenario;
 use crate::stats::Summary;
 
 /// Version of the report's shape; bumped when a field changes meaning.
@@ -49,7 +50,7 @@ pub struct Report {
 }
 
 /// How many of the slowest requests the report traces.
-pub const SLOWEST: usize = 10;
+pub const SLOWEST: usize = crate::invariant::SLOWEST;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkFacts {
@@ -174,27 +175,37 @@ pub struct Second {
 impl Report {
     /// Builds the report of `record`, judged by `verdicts`.
     pub fn build(scenario: &Scenario, record: &RunRecord, verdicts: Vec<Verdict>) -> Self {
-        let phases = Phases::of(record, scenario.workload.warmup, scenario.workload.deadline);
+        match &record.figures {
+            Some(figures) => Self::of(scenario, record, figures, verdicts),
+            None => Self::of(
+                scenario,
+                record,
+                &Figures::of_record(scenario, record),
+                verdicts,
+            ),
+        }
+    }
+
+    fn of(
+        scenario: &Scenario,
+        record: &RunRecord,
+        figures: &Figures,
+        verdicts: Vec<Verdict>,
+    ) -> Self {
         let mut phase_facts = IndexMap::new();
-        for (name, window) in [
-            ("baseline", Window::Baseline),
-            ("faults", Window::Faults),
-            ("recovery", Window::Recovery),
-        ] {
-            let spans = phases.spans(&window);
-            let summary = Summary::of(
-                record
-                    .requests
-                    .iter()
-                    .filter(|r| crate::invariant::within(&spans, r.scheduled)),
-            );
-            let spans = spans
+        for (name, window) in ["baseline", "faults", "recovery"]
+            .into_iter()
+            .zip(&figures.phase_figures)
+        {
+            let spans = window
+                .spans
                 .iter()
                 .map(|(s, e)| format!("{}..{}", fmt_duration(*s), fmt_duration(*e)))
                 .collect();
+            let summary = window.tally.summary();
             phase_facts.insert(name, PhaseFacts { spans, summary });
         }
-        let offered = record.requests.len() as u64;
+        let offered = figures.offered;
         let services = record
             .received
             .iter()
@@ -212,29 +223,19 @@ impl Report {
                 (svc.clone(), facts)
             })
             .collect();
-        let mut degraded_by: IndexMap<String, u64> = IndexMap::new();
-        for r in &record.requests {
-            if let Outcome::Degraded(names) = &r.outcome {
-                for n in names {
-                    *degraded_by.entry(n.clone()).or_default() += 1;
-                }
-            }
-        }
+        let mut degraded_by = figures.degraded_by.clone();
         degraded_by.sort_keys();
-        let seconds = record.duration.as_secs() + u64::from(record.duration.subsec_nanos() > 0);
-        let per_second = (0..seconds)
-            .map(|t| Second {
-                t,
-                summary: Summary::of(
-                    record
-                        .requests
-                        .iter()
-                        .filter(|r| r.scheduled.as_secs() == t),
-                ),
+        let per_second = figures
+            .per_second
+            .iter()
+            .enumerate()
+            .map(|(t, summary)| Second {
+                t: t as u64,
+                summary: summary.clone(),
             })
             .collect();
         let held = verdicts.iter().all(|v| v.held);
-        let all_work = record.work(None);
+        let all_work = figures.work;
         let work = WorkFacts {
             total_ms: crate::stats::ms(all_work.total),
             wasted_ms: crate::stats::ms(all_work.wasted),
@@ -242,10 +243,17 @@ impl Report {
             services: record
                 .received
                 .keys()
-                .map(|svc| (svc.clone(), record.work(Some(svc)).into()))
+                .map(|svc| {
+                    let w = figures
+                        .work_by_service
+                        .get(svc)
+                        .copied()
+                        .unwrap_or_default();
+                    (svc.clone(), w.into())
+                })
                 .collect(),
         };
-        let slowest = slowest(record, scenario.workload.warmup);
+        let slowest = slowest(figures);
         Report {
             format: FORMAT,
             scenario: scenario.name.clone(),
@@ -272,12 +280,7 @@ impl Report {
                 warmup_s: scenario.workload.warmup.as_secs_f64(),
                 offered,
             },
-            totals: Summary::of(
-                record
-                    .requests
-                    .iter()
-                    .filter(|r| r.scheduled >= scenario.workload.warmup),
-            ),
+            totals: figures.totals.summary(),
             phases: phase_facts,
             invariants: verdicts,
             faults: record
@@ -313,19 +316,15 @@ impl Report {
     }
 }
 
-/// The [`SLOWEST`] requests scheduled after `warmup`, slowest first (ties: the
+/// The [`SLOWEST`] requests scheduled after warm-up, slowest first (ties: the
 /// earlier request first), each with its trace.
-fn slowest(record: &RunRecord, warmup: std::time::Duration) -> Vec<TraceFacts> {
-    let mut order: Vec<usize> = (0..record.requests.len())
-        .filter(|&i| record.requests[i].scheduled >= warmup)
-        .collect();
-    order.sort_by_key(|&i| (std::cmp::Reverse(record.requests[i].latency), i));
-    order
-        .into_iter()
-        .take(SLOWEST)
-        .map(|i| {
-            let r = &record.requests[i];
-            let hops = record.traces.get(i).map(Vec::as_slice).unwrap_or_default();
+fn slowest(figures: &Figures) -> Vec<TraceFacts> {
+    figures
+        .slowest
+        .iter()
+        .map(|x| {
+            let (i, r) = (x.index, &x.request);
+            let hops: Vec<&crate::record::Hop> = x.hops.iter().map(|(_, h)| h).collect();
             let since =
                 |t: std::time::Duration| crate::stats::ms(t) - crate::stats::ms(r.scheduled);
             let attempts = hops.iter().flat_map(|h| &h.attempts);

@@ -11,6 +11,9 @@ use squall_fixture::{HttpClient, Sim};
 use tokio::time::Instant;
 
 use crate::record::{Outcome, RequestRecord};
+use crate::workload::Arrivals;
+
+use super::collect::Collector;
 
 /// What the driver sends, and to whom.
 pub struct Driver {
@@ -19,14 +22,16 @@ pub struct Driver {
     pub path: String,
     pub deadline: Duration,
     /// Scheduled send times since the start of the load phase.
-    pub schedule: Vec<Duration>,
+    pub schedule: Arrivals,
     /// Set to the simulation's clock (`turmoil::sim_elapsed`) when the load
     /// phase starts, so instance records can be put on the load's timeline.
     pub load_start: Rc<Cell<Duration>>,
+    /// Set when the run is interrupted: no request is sent after it.
+    pub stop: Rc<Cell<bool>>,
 }
 
-/// Filled in by the driver as answers arrive; slot `i` is request `i`.
-pub type Records = Rc<RefCell<Vec<Option<RequestRecord>>>>;
+/// Told of every request sent and every answer, as they happen.
+pub type Records = Rc<RefCell<Collector>>;
 
 impl Driver {
     /// Runs the load phase, then waits for the last answer or deadline.
@@ -35,11 +40,16 @@ impl Driver {
         let start = Instant::now();
         self.load_start
             .set(squall_fixture::clock::now().saturating_sub(start.elapsed()));
+        records.borrow_mut().set_load_start(self.load_start.get());
         // Requests in flight. Join handles are not kept: a finished task's memory
         // is freed only with its handle, ~2 KB a request for the whole run.
         let in_flight = Rc::new(Cell::new(0usize));
-        for (i, at) in self.schedule.iter().copied().enumerate() {
+        for (i, at) in self.schedule.enumerate() {
             tokio::time::sleep_until(start + at).await;
+            if self.stop.get() {
+                break;
+            }
+            records.borrow_mut().sent(i, at);
             let client = client.clone();
             let target = self.targets[i % self.targets.len()].clone();
             let path = self.path.clone();
@@ -69,11 +79,14 @@ impl Driver {
                         (Instant::now() - sent, outcome)
                     }
                 };
-                records.borrow_mut()[i] = Some(RequestRecord {
-                    scheduled: at,
-                    latency,
-                    outcome,
-                });
+                records.borrow_mut().answered(
+                    i,
+                    RequestRecord {
+                        scheduled: at,
+                        latency,
+                        outcome,
+                    },
+                );
                 in_flight.set(in_flight.get() - 1);
             }));
         }

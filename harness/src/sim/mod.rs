@@ -8,6 +8,7 @@
 //! single-threaded, so the same scenario and seed give the same record, byte
 //! for byte.
 
+mod collect;
 mod driver;
 mod network;
 
@@ -21,12 +22,13 @@ use squall_fixture::Control;
 
 use crate::engine::{RunError, RunOptions};
 use crate::fault::{self, Effect, WORKLOAD_HOST};
-use crate::record::{AppliedFault, Outcome, RequestRecord, RunRecord};
+use crate::invariant::Figures;
+use crate::record::{AppliedFault, RunRecord};
 use crate::scenario::Scenario;
 use crate::topology::{authority, derive_seed, instance_configs};
-use crate::trace::Traces;
-use crate::workload::arrivals;
+use crate::workload::Arrivals;
 
+use collect::Collector;
 use driver::Driver;
 use network::Network;
 
@@ -86,23 +88,33 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError
         });
     }
 
-    let schedule = arrivals(
+    let schedule = Arrivals::new(
         scenario.workload.rate,
         scenario.workload.arrival,
         duration,
         derive_seed(seed, 0),
     );
-    let records: driver::Records = Rc::new(RefCell::new(vec![None; schedule.len()]));
-    let targets = fault::instances(scenario)
+    let applied: Vec<AppliedFault> = plan.iter().cloned().map(AppliedFault::from).collect();
+    let services = fault::instances(scenario);
+    let figures = Figures::new(scenario, duration, &applied, &services);
+    let records: driver::Records = Rc::new(RefCell::new(Collector::new(
+        figures,
+        controls.keys().cloned().collect(),
+        scenario.workload.deadline,
+        !opts.figures_only,
+    )));
+    let targets = services
         .get(&scenario.workload.target)
         .map(|v| v.iter().map(|i| authority(i)).collect())
         .unwrap_or_default();
     let load_start = Rc::new(Cell::new(Duration::ZERO));
+    let stop = Rc::new(Cell::new(false));
     let driver = Driver {
+        stop: stop.clone(),
         targets,
         path: scenario.workload.path.clone(),
         deadline: scenario.workload.deadline,
-        schedule: schedule.clone(),
+        schedule,
         load_start: load_start.clone(),
     };
     sim.client(WORKLOAD_HOST, driver.run(records.clone()));
@@ -136,18 +148,28 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError
     let mut last_logged = std::time::Instant::now();
     let mut next = 0;
     let mut last_shown = 0;
-    // Set when Ctrl-C or SIGTERM stops the run early ([`crate::interrupt`]).
+    let mut last_drained = 0;
+    // Set when Ctrl-C or SIGTERM stops the run early ([`crate::interrupt`]):
+    // from then on the workload sends nothing and no fault changes, the
+    // requests in flight get their answers (or reach their deadline), and
+    // the run ends there, so every request sent has its true outcome.
     let mut stopped_at = None;
     loop {
         let now = sim.elapsed();
-        if crate::interrupt::requested() {
+        if stopped_at.is_none() && crate::interrupt::requested() {
             stopped_at = Some(now);
-            break;
+            stop.set(true);
+        }
+        // Spans are taken as requests finish, a simulated second at a time, so
+        // that the instances hold only those in progress.
+        if now.as_secs() > last_drained {
+            last_drained = now.as_secs();
+            records.borrow_mut().drain(&controls);
         }
         let mut heal: Vec<Effect> = Vec::new();
         let mut inject: Vec<Effect> = Vec::new();
         while let Some(&(t, is_inject, i)) = events.get(next) {
-            if t > now {
+            if t > now || stopped_at.is_some() {
                 break;
             }
             let effects = plan[i].effects.iter().cloned();
@@ -186,20 +208,8 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError
         eprint!("\r{:60}\r", "");
     }
 
-    let requests: Vec<RequestRecord> = records
-        .borrow()
-        .iter()
-        .zip(&schedule)
-        .map(|(r, at)| {
-            r.clone().unwrap_or(RequestRecord {
-                scheduled: *at,
-                latency: scenario.workload.deadline,
-                outcome: Outcome::Failed,
-            })
-        })
-        .collect();
     let mut received: IndexMap<String, IndexMap<String, u64>> = IndexMap::new();
-    for (svc, names) in fault::instances(scenario) {
+    for (svc, names) in services {
         let counts = names
             .iter()
             .map(|n| {
@@ -211,28 +221,19 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError
             .collect();
         received.insert(svc, counts);
     }
-    // Span times are on the simulation clock; the load phase began at `load_start`.
-    let mut traces = Traces::new(requests.len());
-    for (instance, control) in &controls {
-        traces.add(instance, control.take_spans(), |t| {
-            t.saturating_sub(load_start.get())
-        });
-    }
-    let mut traces = traces.finish();
-    let (mut requests, mut plan, mut duration) = (requests, plan, duration);
+    drop(sim);
+    let collector = Rc::try_unwrap(records)
+        .map_err(|_| RunError::Backend("the workload outlived the simulation".into()))?
+        .into_inner();
+    let collected = collector.finish(&controls);
+    let (mut applied, mut duration) = (applied, duration);
     if let Some(now) = stopped_at {
-        // Keep what was measured: the requests whose deadline had passed when
-        // the run stopped (every one of them has its outcome), and the faults
-        // as far as they got. The record then reads like a shorter run.
-        let measured = now
-            .saturating_sub(load_start.get())
-            .saturating_sub(scenario.workload.deadline)
-            .min(duration);
-        let kept = requests.partition_point(|r| r.scheduled < measured);
-        requests.truncate(kept);
-        traces.truncate(kept);
-        plan.retain(|f| f.start < measured);
-        for f in &mut plan {
+        // The load phase ended when the run stopped; the faults went as far
+        // as they got. The record then reads like a shorter run, and windows
+        // after the stop have nothing to judge.
+        let measured = now.saturating_sub(load_start.get()).min(duration);
+        applied.retain(|f| f.start < measured);
+        for f in &mut applied {
             f.end = f.end.filter(|&end| end <= measured);
         }
         duration = measured;
@@ -241,10 +242,11 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError
         backend: "sim",
         seed,
         duration,
-        requests,
-        faults: plan.into_iter().map(AppliedFault::from).collect(),
+        requests: collected.requests,
+        faults: applied,
         received,
-        traces,
+        traces: collected.traces,
+        figures: Some(collected.figures),
     };
     record.compute_wasted();
     Ok(record)
