@@ -199,7 +199,15 @@ fn both(file: &str, duration: Duration) -> (Verdicts, Verdicts) {
     let sim = verdicts(&squall::sim::run(&scenario, &opts).unwrap());
     let sim_wall = clock.elapsed();
     let clock = Instant::now();
-    let docker = verdicts(&squall::docker::run(&scenario, &opts).unwrap());
+    let mut docker = verdicts(&squall::docker::run(&scenario, &opts).unwrap());
+    // Real time on two shared cores: a verdict near its margin can flip
+    // (docs/docker.md measured such rates). A disagreement gets one more
+    // Docker run, and the first one's figures stay above in the output; a
+    // difference that is real disagrees twice.
+    if docker != sim {
+        eprintln!("  {file}: the Docker verdicts differ from the simulator's; running it on Docker once more");
+        docker = verdicts(&squall::docker::run(&scenario, &opts).unwrap());
+    }
     eprintln!(
         "  {file} for {duration:?}: sim {:.1}s, docker {:.1}s wall",
         sim_wall.as_secs_f64(),
