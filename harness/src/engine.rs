@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::scenario::{InvariantKind, Scenario};
+
 /// Options of one `squall run`, after the command line was validated.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -71,11 +73,23 @@ pub struct Shortening {
 /// `recovery` invariant asks for a longer one (the Docker tests use the same).
 pub const MIN_RECOVERY: Duration = Duration::from_secs(2);
 
+/// The recovery window a run of `scenario` should keep after its last heal:
+/// the `recovery` invariant's `within`, at least [`MIN_RECOVERY`].
+pub fn recovery_window(scenario: &Scenario) -> Duration {
+    scenario
+        .invariants
+        .iter()
+        .filter_map(|inv| match inv.kind {
+            InvariantKind::Recovery { within } => Some(within),
+            _ => None,
+        })
+        .fold(MIN_RECOVERY, Duration::max)
+}
+
 impl Shortening {
     /// What `duration` cuts from `scenario`'s faults; `None` when it cuts
     /// nothing (no `--duration`, or one that keeps every fault whole).
-    pub fn of(scenario: &crate::scenario::Scenario, duration: Option<Duration>) -> Option<Self> {
-        use crate::scenario::InvariantKind;
+    pub fn of(scenario: &Scenario, duration: Option<Duration>) -> Option<Self> {
         let duration = duration?;
         let mut dropped = Vec::new();
         let mut clipped = Vec::new();
@@ -92,19 +106,11 @@ impl Shortening {
         if dropped.is_empty() && clipped.is_empty() {
             return None;
         }
-        let recovery = scenario
-            .invariants
-            .iter()
-            .filter_map(|inv| match inv.kind {
-                InvariantKind::Recovery { within } => Some(within),
-                _ => None,
-            })
-            .fold(MIN_RECOVERY, Duration::max);
         Some(Shortening {
             duration,
             dropped,
             clipped,
-            keeps_all: last + recovery,
+            keeps_all: last + recovery_window(scenario),
         })
     }
 

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use squall::engine::RunOptions;
-use squall::scenario::{Expect, InvariantKind, Scenario};
+use squall::scenario::{Expect, Scenario};
 
 use crate::{assert_clean, rt, setup};
 
@@ -36,10 +36,6 @@ struct Case {
     /// each with the figures on both and why. Empty: every verdict agrees.
     differs: &'static [(&'static str, &'static str)],
 }
-
-/// Recovery window kept after the last heal when the scenario has no
-/// `recovery` invariant asking for a longer one.
-const MIN_RECOVERY: Duration = Duration::from_secs(2);
 
 /// Declares the table and one test per entry.
 macro_rules! cases {
@@ -58,7 +54,7 @@ macro_rules! cases {
 }
 
 // Fault windows in the comments are the files' own; durations end the
-// recovery window at least `MIN_RECOVERY` (or the `recovery` invariant's
+// recovery window at least `squall::engine::MIN_RECOVERY` (or the `recovery` invariant's
 // `within`) after the last heal.
 cases! {
     // kill ledger-1 10s..30s, latency fraud-2 15s..25s; recovery within 5s.
@@ -152,14 +148,7 @@ fn every_scenario_file_has_a_case() {
             })
             .max()
             .unwrap_or_default();
-        let recovery = scenario
-            .invariants
-            .iter()
-            .filter_map(|i| match i.kind {
-                InvariantKind::Recovery { within } => Some(within),
-                _ => None,
-            })
-            .fold(MIN_RECOVERY, Duration::max);
+        let recovery = squall::engine::recovery_window(&scenario);
         assert!(
             duration >= last_heal + recovery,
             "{}: {}s ends less than {recovery:?} after the last heal at {last_heal:?}",
