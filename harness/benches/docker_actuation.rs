@@ -19,6 +19,7 @@ use std::time::Duration;
 use squall::docker::journal::Journal;
 use squall::docker::run::{new_run_id, specs};
 use squall::docker::session::Session;
+use squall::engine::Step;
 use squall::fault::{Effect, WORKLOAD_HOST};
 use squall::record::Outcome;
 use tokio::time::Instant;
@@ -127,11 +128,11 @@ fn main() {
             for _ in 0..ROUNDS {
                 let at = Instant::now() + Duration::from_millis(20);
                 tokio::time::sleep_until(at).await;
-                s.apply(&[], effects, at).await.expect("inject");
+                s.apply(&Step::injecting(effects), at).await.expect("inject");
                 inject.push(Instant::now() - at);
                 let at = Instant::now() + Duration::from_millis(20);
                 tokio::time::sleep_until(at).await;
-                s.apply(effects, &[], at).await.expect("heal");
+                s.apply(&Step::healing(effects), at).await.expect("heal");
                 heal.push(Instant::now() - at);
             }
             inject.sort();

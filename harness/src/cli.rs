@@ -12,7 +12,7 @@ use anstyle::{AnsiColor, Style};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use squall::check::CheckOptions;
-use squall::engine::{RunError, RunOptions, Shortening};
+use squall::engine::{Backend, RunError, RunOptions, Shortening};
 use squall::exit;
 use squall::report::{self, fmt_duration, hlog, Meta, Report};
 use squall::scenario::{self, Expect, Scenario};
@@ -215,14 +215,6 @@ struct RunArgs {
     junit: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Backend {
-    /// turmoil: deterministic, in-process, seconds for a simulated minute.
-    Sim,
-    /// Real containers through the Docker engine.
-    Docker,
-}
-
 fn parse_amplification(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(n) if n.is_finite() && n >= 1.0 => Ok(n),
@@ -301,9 +293,11 @@ pub fn main() -> i32 {
 fn run(args: RunArgs) -> i32 {
     // Every file is validated before anything runs, so a typo in the third
     // scenario does not surface after two long runs.
+    // That includes what the backend cannot do (`loss` in the simulator,
+    // `error` on an image of your own).
     let mut scenarios = Vec::new();
     for path in &args.scenarios {
-        match scenario::load(path) {
+        match scenario::load(path).and_then(|s| args.backend.check(&s).map(|()| s)) {
             Ok(s) => scenarios.push(s),
             Err(e) => {
                 eprintln!("{BAD}error{BAD:#}: {e}");
@@ -493,7 +487,7 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
     };
     // A simulated run has no wall-clock start, and a fixed one keeps its hlog
     // reproducible; a Docker run's log starts when the run did.
-    let epoch = if record.backend == "sim" {
+    let epoch = if record.backend == Backend::Sim {
         hlog::SIM_EPOCH_S
     } else {
         started
@@ -511,7 +505,7 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
         "{}  {held} held, {failed} failed in {} {} ({:.1}s wall)  -> {}/",
         verb(if failed == 0 { GOOD } else { BAD }, "Summary"),
         fmt_duration(record.duration),
-        if record.backend == "sim" {
+        if record.backend == Backend::Sim {
             "simulated"
         } else {
             "on docker"
@@ -547,7 +541,7 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
             verb(NOTE, "Rerun"),
             report::invocation(),
             scenario.path.display(),
-            if record.backend == "docker" {
+            if record.backend == Backend::Docker {
                 " --backend docker"
             } else {
                 ""

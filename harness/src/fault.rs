@@ -7,7 +7,6 @@
 //! may overlap, it keeps the multiset of active effects and reconciles the real
 //! state with it, so healing one fault never undoes another.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -61,45 +60,61 @@ pub enum Effect {
     },
 }
 
-/// The injected error each instance should have under the `active` effects
-/// (`(status, ppm)`; overlapping error faults on one instance: the later one
-/// wins), and the changes from `applied` that bring it there, in name order.
-/// Both backends apply the changes their own way.
-#[allow(clippy::type_complexity)]
-pub fn error_changes(
-    active: &[Effect],
-    applied: &BTreeMap<String, (u16, u32)>,
-) -> (
-    BTreeMap<String, (u16, u32)>,
-    Vec<(String, Option<(u16, u32)>)>,
-) {
-    let mut want: BTreeMap<String, (u16, u32)> = BTreeMap::new();
-    for effect in active {
-        if let Effect::Error {
-            instance,
-            status,
-            ppm,
-        } = effect
-        {
-            want.insert(instance.clone(), (*status, *ppm));
+/// What kind of fault a planned or applied fault is: the scenario's `kind`,
+/// without its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FaultClass {
+    Kill,
+    Restart,
+    Pause,
+    Isolate,
+    Latency,
+    Loss,
+    Partition,
+    Error,
+}
+
+impl FaultClass {
+    /// The class of a scenario fault.
+    pub fn of(kind: &FaultKind) -> Self {
+        match kind {
+            FaultKind::Kill { .. } => FaultClass::Kill,
+            FaultKind::Restart { .. } => FaultClass::Restart,
+            FaultKind::Pause { .. } => FaultClass::Pause,
+            FaultKind::Isolate { .. } => FaultClass::Isolate,
+            FaultKind::Latency { .. } => FaultClass::Latency,
+            FaultKind::Loss { .. } => FaultClass::Loss,
+            FaultKind::Partition { .. } => FaultClass::Partition,
+            FaultKind::Error { .. } => FaultClass::Error,
         }
     }
-    let keys: BTreeSet<&String> = want.keys().chain(applied.keys()).collect();
-    let changes = keys
-        .into_iter()
-        .filter_map(|k| {
-            let new = want.get(k).copied();
-            (new != applied.get(k).copied()).then(|| (k.clone(), new))
-        })
-        .collect();
-    (want, changes)
+
+    /// The name a scenario file gives it (`kind = "kill"`), as reports write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultClass::Kill => "kill",
+            FaultClass::Restart => "restart",
+            FaultClass::Pause => "pause",
+            FaultClass::Isolate => "isolate",
+            FaultClass::Latency => "latency",
+            FaultClass::Loss => "loss",
+            FaultClass::Partition => "partition",
+            FaultClass::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for FaultClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A `[[faults]]` entry, resolved for one run.
 #[derive(Debug, Clone)]
 pub struct PlannedFault {
     pub index: usize,
-    pub kind: &'static str,
+    pub kind: FaultClass,
     pub detail: String,
     /// Instances, or `a<->b` / `a->b` links, it touches.
     pub targets: Vec<String>,
@@ -143,17 +158,17 @@ pub fn plan(scenario: &Scenario, seed: u64, duration: Duration) -> Vec<PlannedFa
             FaultKind::Kill { target } => {
                 let i = resolve(target);
                 let e = i.iter().cloned().map(Effect::Down).collect();
-                ("kill", format!("kill {target}"), i, e)
+                (FaultClass::Kill, format!("kill {target}"), i, e)
             }
             FaultKind::Restart { target } => {
                 let i = resolve(target);
                 let e = i.iter().cloned().map(Effect::Restart).collect();
-                ("restart", format!("restart {target}"), i, e)
+                (FaultClass::Restart, format!("restart {target}"), i, e)
             }
             FaultKind::Pause { target } => {
                 let i = resolve(target);
                 let e = i.iter().cloned().map(Effect::Pause).collect();
-                ("pause", format!("pause {target}"), i, e)
+                (FaultClass::Pause, format!("pause {target}"), i, e)
             }
             FaultKind::Isolate { target } => {
                 let i = resolve(target);
@@ -170,7 +185,7 @@ pub fn plan(scenario: &Scenario, seed: u64, duration: Duration) -> Vec<PlannedFa
                         });
                     }
                 }
-                ("isolate", format!("isolate {target}"), i, e)
+                (FaultClass::Isolate, format!("isolate {target}"), i, e)
             }
             FaultKind::Latency {
                 scope,
@@ -193,7 +208,7 @@ pub fn plan(scenario: &Scenario, seed: u64, duration: Duration) -> Vec<PlannedFa
                     crate::report::fmt_duration(*jitter),
                     scope_label(scope)
                 );
-                ("latency", detail, link_names(&links), e)
+                (FaultClass::Latency, detail, link_names(&links), e)
             }
             FaultKind::Loss { scope, rate } => {
                 let links = links(scope, &hosts, &mut resolve);
@@ -207,7 +222,7 @@ pub fn plan(scenario: &Scenario, seed: u64, duration: Duration) -> Vec<PlannedFa
                     })
                     .collect();
                 let detail = format!("loss {rate} on {}", scope_label(scope));
-                ("loss", detail, link_names(&links), e)
+                (FaultClass::Loss, detail, link_names(&links), e)
             }
             FaultKind::Partition { sides, one_way } => {
                 let left: Vec<String> = sides.0.iter().flat_map(&mut resolve).collect();
@@ -241,7 +256,7 @@ pub fn plan(scenario: &Scenario, seed: u64, duration: Duration) -> Vec<PlannedFa
                     side(&sides.0),
                     side(&sides.1)
                 );
-                ("partition", detail, names, e)
+                (FaultClass::Partition, detail, names, e)
             }
             FaultKind::Error {
                 target,
@@ -259,7 +274,7 @@ pub fn plan(scenario: &Scenario, seed: u64, duration: Duration) -> Vec<PlannedFa
                     })
                     .collect();
                 (
-                    "error",
+                    FaultClass::Error,
                     format!("error {status} at rate {rate} on {target}"),
                     i,
                     e,
@@ -268,7 +283,7 @@ pub fn plan(scenario: &Scenario, seed: u64, duration: Duration) -> Vec<PlannedFa
         };
         // A restart is over as soon as it is done; anything else heals at
         // `at + for`, or lasts to the end.
-        let end = if kind == "restart" {
+        let end = if kind == FaultClass::Restart {
             Some(fault.at)
         } else {
             fault.until.filter(|u| *u < duration)

@@ -73,7 +73,7 @@ pub struct AppliedFault {
     /// Its position in the scenario's `[[faults]]`, from 0.
     pub index: usize,
     /// `kill`, `latency`, ...
-    pub kind: &'static str,
+    pub kind: crate::fault::FaultClass,
     /// A one-line description of what was done, with its parameters.
     pub detail: String,
     /// The instances (or links) it touched, resolved from the targets.
@@ -87,8 +87,8 @@ pub struct AppliedFault {
 /// Everything a run produced that the invariants and reports read.
 #[derive(Debug, Clone, Default)]
 pub struct RunRecord {
-    /// The backend that ran it (`sim`, `docker`).
-    pub backend: &'static str,
+    /// The backend that ran it.
+    pub backend: crate::engine::Backend,
     /// The seed every random choice came from.
     pub seed: u64,
     /// Length of the load phase.

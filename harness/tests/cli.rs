@@ -164,21 +164,36 @@ fn a_missing_file_is_bad_input() {
 }
 
 #[test]
-fn loss_in_the_simulator_is_refused_with_the_reason() {
+fn loss_in_the_simulator_is_refused_at_load_before_anything_runs() {
     let body = format!(
         "{BASE}\n[[faults]]\nkind = \"loss\"\ntarget = \"back\"\nrate = 0.1\nat = \"1s\"\n"
     );
     let dir = tempfile::tempdir().unwrap();
+    let good = write(dir.path(), "good.toml", BASE);
     let path = write(dir.path(), "loss.toml", &body);
+    // The good file comes first: it must not run, since the second cannot.
     let out = squall(&[
         "run",
+        good.to_str().unwrap(),
         path.to_str().unwrap(),
         "--out",
         dir.path().to_str().unwrap(),
     ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let at = format!(
+        "{}:23:8: `loss` is not supported in the simulator",
+        path.display()
+    );
+    assert!(stderr.contains(&at), "{stderr}");
+    assert!(stderr.contains("no TCP retransmission"), "{stderr}");
+    assert!(stderr.contains("--backend docker"), "{stderr}");
+    assert!(!stdout.contains("Running"), "{stdout}");
+    // Explore runs in the simulator too, and refuses the same way.
+    let out = squall(&["explore", path.to_str().unwrap(), "--cases", "1"]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("no TCP retransmission"), "{stderr}");
+    assert!(stderr.contains(&at), "{stderr}");
 }
 
 #[test]

@@ -1007,7 +1007,7 @@ for = "1s"
     let faults: Vec<(usize, &str, Duration, Option<Duration>)> = record
         .faults
         .iter()
-        .map(|f| (f.index, f.kind, f.start, f.end))
+        .map(|f| (f.index, f.kind.as_str(), f.start, f.end))
         .collect();
     assert_eq!(
         faults,

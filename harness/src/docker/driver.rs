@@ -2,20 +2,18 @@
 //! the entry service's containers by address.
 //!
 //! Each request is sent at its scheduled instant, whatever happened to the
-//! ones before (open loop); its latency runs from that scheduled instant, so
-//! a stalled system or a late driver cannot hide its slow periods. Each
-//! request carries its deadline (`squall-deadline`) and its number
-//! (`x-request-id`, which joins the spans into traces), as in the simulator.
-//! The records are the simulator's [`RequestRecord`]s.
+//! ones before (open loop); what it carries, when its caller gives up and how
+//! it ended are the run core's ([`request`]), the same as in the simulator.
+//! A request whose record never came back counts as unanswered.
 
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderValue};
-use squall_fixture::{clock, deadline, HttpClient, Tokio};
+use squall_fixture::{HttpClient, Tokio};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::record::{Outcome, RequestRecord};
+use crate::engine::request;
+use crate::record::RequestRecord;
 
 /// Runs the load phase that starts at `start`; returns one record per
 /// scheduled request, in schedule order.
@@ -45,36 +43,8 @@ pub async fn drive(
         let tx = tx.clone();
         // Join handles are not kept; the channel closing tells the end.
         drop(tokio::spawn(async move {
-            let mut headers = HeaderMap::new();
-            if let Ok(id) = HeaderValue::from_str(&i.to_string()) {
-                headers.insert("x-request-id", id);
-            }
-            // The caller's deadline travels with the request, from its scheduled send
-            // time on the clock the containers share (the host's); services with
-            // `propagate_deadline` honour it, the others ignore it.
-            let late = Instant::now().saturating_duration_since(sent);
-            headers.insert(
-                deadline::DEADLINE_HEADER,
-                deadline::header_value((clock::shared_now() + deadline).saturating_sub(late)),
-            );
-            let answer =
-                tokio::time::timeout_at(sent + deadline, client.get(&target, &path, &headers))
-                    .await;
-            let (latency, outcome) = match answer {
-                Err(_) => (deadline, Outcome::Timeout),
-                Ok(reply) => {
-                    let outcome = Outcome::of_reply(reply);
-                    ((Instant::now() - sent).min(deadline), outcome)
-                }
-            };
-            let _ = tx.send((
-                i,
-                RequestRecord {
-                    scheduled: at,
-                    latency,
-                    outcome,
-                },
-            ));
+            let record = request::send(&client, &target, &path, i, at, sent, deadline).await;
+            let _ = tx.send((i, record));
         }));
     }
     drop(tx);
@@ -89,11 +59,11 @@ pub async fn drive(
         .iter()
         .enumerate()
         .map(|(i, at)| {
-            records.get(i).cloned().flatten().unwrap_or(RequestRecord {
-                scheduled: *at,
-                latency: deadline,
-                outcome: Outcome::Timeout,
-            })
+            records
+                .get(i)
+                .cloned()
+                .flatten()
+                .unwrap_or_else(|| request::unanswered(*at, deadline))
         })
         .collect()
 }

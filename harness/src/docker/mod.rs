@@ -39,7 +39,7 @@ pub mod run;
 pub mod session;
 pub mod watch;
 
-pub use run::run;
+pub use run::{image_of, own_image, run};
 
 use std::time::Duration;
 

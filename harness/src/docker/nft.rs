@@ -36,7 +36,8 @@ use std::process::Stdio;
 use tokio::io::AsyncWriteExt;
 
 use super::DockerError;
-use crate::fault::{Effect, WORKLOAD_HOST};
+use crate::engine::Desired;
+use crate::fault::WORKLOAD_HOST;
 
 /// The port the latency proxy listens on inside each intercepted namespace.
 pub const PROXY_PORT: u16 = 15213;
@@ -67,48 +68,38 @@ pub struct Rules {
 /// the port it serves on.
 pub fn rules_for(
     instance: &str,
-    active: &[Effect],
+    want: &Desired,
     intercepted: &[(String, String)],
     addr: impl Fn(&str) -> Option<Ipv4Addr>,
     port: u16,
 ) -> Rules {
     let mut rules = Rules::default();
-    let cut = |from: &str, to: &str| {
-        active
-            .iter()
-            .any(|e| matches!(e, Effect::Cut { from: f, to: t } if f == from && t == to))
-    };
-    for effect in active {
-        match effect {
-            Effect::Cut { from, to } => {
-                let both = cut(to, from);
-                let ct = if both { "" } else { " ct direction original" };
-                if to == instance {
-                    if let Some(a) = addr(from) {
-                        rules.input.insert(format!("ip saddr {a}{ct} drop"));
-                    }
-                } else if from == instance && to == WORKLOAD_HOST {
-                    if let Some(a) = addr(to) {
-                        rules.output.insert(format!("ip daddr {a}{ct} drop"));
-                    }
-                }
+    for (from, to) in &want.cuts {
+        let both = want.is_cut(to, from);
+        let ct = if both { "" } else { " ct direction original" };
+        if to == instance {
+            if let Some(a) = addr(from) {
+                rules.input.insert(format!("ip saddr {a}{ct} drop"));
             }
-            Effect::Loss { a, b, ppm } => {
-                let other = if a == instance {
-                    b
-                } else if b == instance {
-                    a
-                } else {
-                    continue;
-                };
-                let Some(o) = addr(other) else { continue };
-                let drop = format!("numgen random mod 1000000 < {ppm} drop");
-                rules.input.insert(format!("ip saddr {o} {drop}"));
-                if other == WORKLOAD_HOST {
-                    rules.output.insert(format!("ip daddr {o} {drop}"));
-                }
+        } else if from == instance && to == WORKLOAD_HOST {
+            if let Some(a) = addr(to) {
+                rules.output.insert(format!("ip daddr {a}{ct} drop"));
             }
-            _ => {}
+        }
+    }
+    for (a, b, ppm) in &want.loss {
+        let other = if a == instance {
+            b
+        } else if b == instance {
+            a
+        } else {
+            continue;
+        };
+        let Some(o) = addr(other) else { continue };
+        let drop = format!("numgen random mod 1000000 < {ppm} drop");
+        rules.input.insert(format!("ip saddr {o} {drop}"));
+        if other == WORKLOAD_HOST {
+            rules.output.insert(format!("ip daddr {o} {drop}"));
         }
     }
     for (a, b) in intercepted {
@@ -211,6 +202,18 @@ pub async fn delete_table(pid: i64, table: &str) -> Result<(), DockerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::{FaultState, Step};
+    use crate::fault::Effect;
+
+    /// What `effects`, all in force, want.
+    fn want(effects: &[Effect]) -> Desired {
+        let mut state = FaultState::default();
+        state.apply(&Step {
+            inject: effects.to_vec(),
+            ..Step::default()
+        });
+        state.desired()
+    }
 
     fn addr(name: &str) -> Option<Ipv4Addr> {
         match name {
@@ -230,18 +233,18 @@ mod tests {
 
     #[test]
     fn one_way_cuts_match_the_connection_direction() {
-        let r = rules_for("b-1", &[cut("a-1", "b-1")], &[], addr, 80);
+        let r = rules_for("b-1", &want(&[cut("a-1", "b-1")]), &[], addr, 80);
         assert_eq!(
             r.input.iter().collect::<Vec<_>>(),
             ["ip saddr 10.213.5.10 ct direction original drop"]
         );
         // The caller side holds nothing: the cut lives on the receiving end.
         assert_eq!(
-            rules_for("a-1", &[cut("a-1", "b-1")], &[], addr, 80),
+            rules_for("a-1", &want(&[cut("a-1", "b-1")]), &[], addr, 80),
             Rules::default()
         );
         let both = [cut("a-1", "b-1"), cut("b-1", "a-1")];
-        let r = rules_for("a-1", &both, &[], addr, 80);
+        let r = rules_for("a-1", &want(&both), &[], addr, 80);
         assert_eq!(
             r.input.iter().collect::<Vec<_>>(),
             ["ip saddr 10.213.5.11 drop"]
@@ -256,7 +259,7 @@ mod tests {
             ppm: 300_000,
         };
         let links = [("a-1".to_owned(), WORKLOAD_HOST.to_owned())];
-        let r = rules_for("a-1", &[loss], &links, addr, 80);
+        let r = rules_for("a-1", &want(&[loss]), &links, addr, 80);
         assert_eq!(
             r.input.iter().collect::<Vec<_>>(),
             ["ip saddr 10.213.5.1 numgen random mod 1000000 < 300000 drop"]

@@ -18,10 +18,10 @@ use super::image::FIXTURE_IMAGE;
 use super::journal::Journal;
 use super::session::{InstanceSpec, Session};
 use super::{call, connect, image, journal, watch, DockerError};
-use crate::engine::{RunError, RunOptions};
+use crate::engine::{Backend, RunError, RunOptions, Timeline};
 use crate::fault::{self, Effect, PlannedFault};
 use crate::record::{AppliedFault, RunRecord};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Service};
 use crate::topology::{derive_seed, instance_configs};
 use crate::trace::Traces;
 use crate::workload::arrivals;
@@ -66,52 +66,34 @@ pub fn run_with(
     result
 }
 
+/// The image `service` runs: its own `[services.X.docker] image`, else
+/// `[docker] image`, else squall's fixture.
+pub fn image_of<'a>(scenario: &'a Scenario, service: &'a Service) -> &'a str {
+    service
+        .docker
+        .image
+        .as_deref()
+        .or(scenario.docker.image.as_deref())
+        .unwrap_or(FIXTURE_IMAGE)
+}
+
+/// The image `service` runs when it is not squall's fixture (so it serves
+/// no `/squall/` admin endpoints).
+pub fn own_image<'a>(scenario: &'a Scenario, service: &'a Service) -> Option<&'a str> {
+    Some(image_of(scenario, service)).filter(|i| *i != FIXTURE_IMAGE)
+}
+
 /// The instances' specs: image and port from `[docker]` and
 /// `[services.X.docker]`, else the fixture's.
 pub fn specs(scenario: &Scenario, seed: u64) -> Result<Vec<InstanceSpec>, RunError> {
-    let default_image = match scenario.docker.as_ref().map(|d| d.get("image")) {
-        None | Some(None) => FIXTURE_IMAGE.to_owned(),
-        Some(Some(toml::Value::String(s))) => s.clone(),
-        Some(Some(_)) => {
-            return Err(RunError::Unsupported(
-                "`[docker] image` must be a string".to_owned(),
-            ))
-        }
-    };
     let mut out = Vec::new();
     for config in instance_configs(scenario, seed)? {
         let svc = &scenario.services[&config.service];
-        let (mut image, mut port) = (default_image.clone(), crate::topology::PORT);
-        if let Some(d) = &svc.docker {
-            if let Some(v) = d.get("image") {
-                image = v
-                    .as_str()
-                    .ok_or_else(|| {
-                        RunError::Unsupported(format!(
-                            "`[services.{}.docker] image` must be a string",
-                            config.service
-                        ))
-                    })?
-                    .to_owned();
-            }
-            if let Some(v) = d.get("port") {
-                port = v
-                    .as_integer()
-                    .and_then(|p| u16::try_from(p).ok())
-                    .filter(|p| *p > 0)
-                    .ok_or_else(|| {
-                        RunError::Unsupported(format!(
-                            "`[services.{}.docker] port` must be in 1..=65535",
-                            config.service
-                        ))
-                    })?;
-            }
-        }
         out.push(InstanceSpec {
             instance: config.instance.clone(),
             service: config.service.clone(),
-            image,
-            port,
+            image: image_of(scenario, svc).to_owned(),
+            port: svc.docker.port.unwrap_or(crate::topology::PORT),
             config,
         });
     }
@@ -166,21 +148,13 @@ async fn run_async(
     // `--duration` was checked by the CLI; a caller of the library may pass anything.
     crate::scenario::limits::check_requests(scenario.workload.rate, duration)
         .map_err(|e| RunError::Unsupported(e.to_string()))?;
+    // The CLI checked this when it loaded the file; a caller of the library
+    // may not have.
+    Backend::Docker
+        .check(scenario)
+        .map_err(|e| RunError::Unsupported(e.to_string()))?;
     let specs = specs(scenario, seed)?;
     let plan = fault::plan(scenario, seed, duration);
-    if let Some(f) = plan.iter().find(|f| f.kind == "error") {
-        if let Some(s) = specs
-            .iter()
-            .find(|s| f.targets.contains(&s.instance) && s.image != FIXTURE_IMAGE)
-        {
-            return Err(RunError::Unsupported(format!(
-                "fault {} (`error`) needs the fixture's admin endpoint, but `{}` runs image `{}`",
-                f.index + 1,
-                s.instance,
-                s.image
-            )));
-        }
-    }
     let (docker, _) = connect().await?;
     let images: BTreeSet<&String> = specs.iter().map(|s| &s.image).collect();
     for i in images {
@@ -304,7 +278,7 @@ async fn run_async(
         traces.add(&life.instance, spans, |t| life.since(t, start));
     }
     let mut record = RunRecord {
-        backend: "docker",
+        backend: Backend::Docker,
         seed,
         duration,
         requests,
@@ -357,34 +331,14 @@ async fn faults(
     plan: &[PlannedFault],
     start: Instant,
 ) -> Result<(), DockerError> {
-    // Heals before injections at equal times, as in the simulator.
-    let mut events: Vec<(Duration, bool, usize)> = Vec::new();
-    for (i, f) in plan.iter().enumerate() {
-        events.push((f.start, true, i));
-        if let Some(end) = f.end {
-            events.push((end, false, i));
-        }
-    }
-    events.sort_by_key(|&(t, inject, i)| (t, inject, i));
-    let mut next = 0;
-    while next < events.len() {
-        let at = events[next].0;
+    let mut timeline = Timeline::new(plan);
+    while let Some(at) = timeline.next_at() {
         tokio::time::sleep_until(start + at).await;
-        let (mut heal, mut inject) = (Vec::new(), Vec::new());
-        while let Some(&(t, is_inject, i)) = events.get(next) {
-            if t != at {
-                break;
-            }
-            let effects = plan[i].effects.iter().cloned();
-            if is_inject {
-                inject.extend(effects);
-            } else {
-                heal.extend(effects);
-            }
-            next += 1;
-        }
+        let Some(step) = timeline.due(at) else {
+            continue;
+        };
         super::abort::stand_still_while_healing().await;
-        session.apply(&heal, &inject, start + at).await?;
+        session.apply(&step, start + at).await?;
         // Test builds only (see `abort`): panic here, or in a task of its own,
         // with the fault just applied.
         fail::fail_point!(super::abort::FAIL_AFTER_FAULT);

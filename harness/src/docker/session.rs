@@ -1,10 +1,11 @@
 //! A live topology on the engine: the run's network, one container per
 //! instance, and the reconciler that turns fault effects into real changes.
 //!
-//! Faults may overlap, so, as in the simulator (`sim/network.rs`), the active
-//! effects are a multiset and each change recomputes the wanted state (down,
-//! paused, nft rules per instance, proxy delays, injected errors) and applies
-//! only the difference. A restarted container has a new process and a new
+//! Faults may overlap, so the run core keeps the faults in force
+//! ([`FaultState`]) and says what they want ([`Desired`]); here each step
+//! turns that into the wanted engine state (down, paused, nft rules per
+//! instance, proxy delays, injected errors) and applies only the difference,
+//! as the simulator does with turmoil's links (`sim/network.rs`). A restarted container has a new process and a new
 //! network namespace: its table, proxy and injected error are installed again.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -26,7 +27,8 @@ use super::network::{self, Network};
 use super::nft::{self, Rules};
 use super::proxy::{Delays, Proxy};
 use super::DockerError;
-use crate::fault::{Effect, WORKLOAD_HOST};
+use crate::engine::{Desired, FaultState, Step};
+use crate::fault::WORKLOAD_HOST;
 
 /// How long an instance may take to answer after its container starts.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -111,7 +113,9 @@ pub struct Session {
     pub instances: IndexMap<String, Instance>,
     intercepted: Vec<(String, String)>,
     delays: Delays,
-    active: Vec<Effect>,
+    faults: FaultState,
+    /// What the faults in force want, as last applied.
+    want: Desired,
     down: BTreeSet<String>,
     paused: BTreeSet<String>,
     errors: BTreeMap<String, (u16, u32)>,
@@ -209,7 +213,8 @@ impl Session {
             instances,
             intercepted,
             delays: Delays::default(),
-            active: Vec::new(),
+            faults: FaultState::default(),
+            want: Desired::default(),
             down: BTreeSet::new(),
             paused: BTreeSet::new(),
             errors: BTreeMap::new(),
@@ -324,33 +329,18 @@ impl Session {
         let port = self.instances.get(name).map_or(80, |i| i.port);
         nft::rules_for(
             name,
-            &self.active,
+            &self.want,
             &self.intercepted,
             |n| self.address(n),
             port,
         )
     }
 
-    /// Removes `heal` from the active effects, adds `inject`, and brings the
-    /// engine to the resulting state. `scheduled` is when this was due.
-    pub async fn apply(
-        &mut self,
-        heal: &[Effect],
-        inject: &[Effect],
-        scheduled: Instant,
-    ) -> Result<(), DockerError> {
-        for effect in heal {
-            if let Some(pos) = self.active.iter().position(|e| e == effect) {
-                self.active.swap_remove(pos);
-            }
-        }
-        let mut restarts = Vec::new();
-        for effect in inject {
-            match effect {
-                Effect::Restart(i) => restarts.push(i.clone()),
-                other => self.active.push(other.clone()),
-            }
-        }
+    /// Applies `step` to the faults in force and brings the engine to the
+    /// state they want. `scheduled` is when this was due.
+    pub async fn apply(&mut self, step: &Step, scheduled: Instant) -> Result<(), DockerError> {
+        let restarts = self.faults.apply(step);
+        self.want = self.faults.desired();
         self.reconcile_down(&restarts).await?;
         self.reconcile_paused().await?;
         self.reconcile_rules().await?;
@@ -364,14 +354,7 @@ impl Session {
     }
 
     async fn reconcile_down(&mut self, restarts: &[String]) -> Result<(), DockerError> {
-        let want: BTreeSet<String> = self
-            .active
-            .iter()
-            .filter_map(|e| match e {
-                Effect::Down(i) => Some(i.clone()),
-                _ => None,
-            })
-            .collect();
+        let want = self.want.down.clone();
         for gone in want.difference(&self.down).cloned().collect::<Vec<_>>() {
             self.kill(&gone).await?;
         }
@@ -426,14 +409,7 @@ impl Session {
     }
 
     async fn reconcile_paused(&mut self) -> Result<(), DockerError> {
-        let want: BTreeSet<String> = self
-            .active
-            .iter()
-            .filter_map(|e| match e {
-                Effect::Pause(i) if !self.down.contains(i) => Some(i.clone()),
-                _ => None,
-            })
-            .collect();
+        let want: BTreeSet<String> = self.want.paused_up().cloned().collect();
         for p in want.difference(&self.paused).cloned().collect::<Vec<_>>() {
             let container = self.instances[&p].container.clone();
             self.journal
@@ -471,30 +447,21 @@ impl Session {
 
     fn reconcile_delays(&mut self) {
         let mut all: HashMap<(Ipv4Addr, Ipv4Addr), (Duration, Duration)> = HashMap::new();
-        for effect in &self.active {
-            if let Effect::Delay {
-                a,
-                b,
-                delay,
-                jitter,
-            } = effect
-            {
-                let (Some(x), Some(y)) = (self.address(a), self.address(b)) else {
-                    continue;
-                };
-                for key in [(x, y), (y, x)] {
-                    let slot = all.entry(key).or_default();
-                    slot.0 += *delay;
-                    slot.1 += *jitter;
-                }
+        for ((a, b), link) in &self.want.delays {
+            let (Some(x), Some(y)) = (self.address(a), self.address(b)) else {
+                continue;
+            };
+            for key in [(x, y), (y, x)] {
+                let slot = all.entry(key).or_default();
+                slot.0 += link.delay;
+                slot.1 += link.jitter;
             }
         }
         self.delays.set(all);
     }
 
     async fn reconcile_errors(&mut self) -> Result<(), DockerError> {
-        let (want, changes) = crate::fault::error_changes(&self.active, &self.errors);
-        for (k, new) in changes {
+        for (k, new) in self.want.error_changes(&self.errors) {
             if new.is_some() {
                 let container = self.instances[&k].container.clone();
                 self.journal
@@ -505,7 +472,7 @@ impl Session {
                 self.post_error(&k, new).await;
             }
         }
-        self.errors = want;
+        self.errors = self.want.errors.clone();
         Ok(())
     }
 
@@ -557,8 +524,8 @@ impl Session {
 
     /// Heals every active effect.
     pub async fn heal_all(&mut self) -> Result<(), DockerError> {
-        let active = self.active.clone();
-        self.apply(&active, &[], Instant::now()).await
+        let step = self.faults.heal_all(Duration::ZERO);
+        self.apply(&step, Instant::now()).await
     }
 
     /// Requests that reached each instance over all its lives, by service.

@@ -180,6 +180,7 @@ mod tests {
                 at: Duration::from_millis(5500),
                 until: Some(Duration::from_secs(7)),
                 line: 0,
+                col: 0,
             },
             Fault {
                 kind: FaultKind::Partition {
@@ -189,6 +190,7 @@ mod tests {
                 at: Duration::from_secs(8),
                 until: Some(Duration::from_secs(9)),
                 line: 0,
+                col: 0,
             },
         ];
         let r = Regression {
@@ -218,6 +220,7 @@ mod tests {
             f.iter()
                 .map(|f| Fault {
                     line: 0,
+                    col: 0,
                     ..f.clone()
                 })
                 .collect::<Vec<_>>()

@@ -254,6 +254,7 @@ impl Space {
             at,
             until,
             line: 0,
+            col: 0,
         }
     }
 

@@ -34,7 +34,7 @@ fn record(
         .enumerate()
         .map(|(index, (start, end))| AppliedFault {
             index,
-            kind: "kill",
+            kind: crate::fault::FaultClass::Kill,
             detail: String::new(),
             targets: vec![],
             start: Duration::from_secs(*start),
@@ -42,7 +42,7 @@ fn record(
         })
         .collect();
     RunRecord {
-        backend: "sim",
+        backend: crate::engine::Backend::Sim,
         seed: 1,
         duration: Duration::from_secs(secs),
         requests,

@@ -259,7 +259,7 @@ impl Report {
             scenario: scenario.name.clone(),
             description: scenario.description.clone(),
             file: scenario.path.display().to_string(),
-            backend: record.backend,
+            backend: record.backend.as_str(),
             seed: record.seed,
             verdict: if held { "pass" } else { "fail" },
             interrupted: false,
@@ -288,7 +288,7 @@ impl Report {
                 .iter()
                 .map(|f| FaultFacts {
                     index: f.index,
-                    kind: f.kind,
+                    kind: f.kind.as_str(),
                     detail: f.detail.clone(),
                     targets: f.targets.clone(),
                     start_s: f.start.as_secs_f64(),

@@ -63,8 +63,9 @@ pub use duration::{format_duration, parse_duration, DurationError};
 pub use error::ScenarioError;
 pub use limits::{MAX_RATE, MAX_REPLICAS, MAX_RETRIES};
 pub use model::{
-    Arrival, Balancer, Breaker, Call, Endpoint, Expect, Fault, FaultKind, Invariant, InvariantKind,
-    LinkScope, Scenario, Service, SimConfig, Target, Window, Work, Workload,
+    Arrival, Balancer, Breaker, Call, DockerConfig, Endpoint, Expect, Fault, FaultKind, Invariant,
+    InvariantKind, LinkScope, Scenario, Service, ServiceDocker, SimConfig, Target, Window, Work,
+    Workload,
 };
 
 /// Reads and validates the scenario file at `path`.
@@ -316,6 +317,7 @@ port = 8080
                     at: secs(10),
                     until: Some(secs(30)),
                     line: 54,
+                    col: 8,
                 },
                 Fault {
                     kind: FaultKind::Latency {
@@ -326,6 +328,7 @@ port = 8080
                     at: secs(15),
                     until: Some(secs(25)),
                     line: 60,
+                    col: 8,
                 },
                 Fault {
                     kind: FaultKind::Partition {
@@ -338,6 +341,7 @@ port = 8080
                     at: secs(30),
                     until: Some(secs(40)),
                     line: 68,
+                    col: 8,
                 },
             ]
         );
@@ -371,11 +375,10 @@ port = 8080
             explore.get("max_faults").and_then(toml::Value::as_integer),
             Some(3)
         );
-        let docker = s.docker.as_ref().unwrap();
-        assert_eq!(
-            docker.get("image").and_then(toml::Value::as_str),
-            Some("squall-fixture:latest")
-        );
+        assert_eq!(s.docker.image.as_deref(), Some("squall-fixture:latest"));
+        let ledger = &s.services["ledger"].docker;
+        assert_eq!(ledger.image.as_deref(), Some("acme/ledger:1.4"));
+        assert_eq!(ledger.port, Some(8080));
     }
 
     #[test]
@@ -410,7 +413,7 @@ port = 8080
             s.faults.is_empty()
                 && s.invariants.is_empty()
                 && s.explore.is_none()
-                && s.docker.is_none()
+                && s.docker == DockerConfig::default()
         );
     }
 

@@ -35,8 +35,25 @@ pub struct Scenario {
     pub invariants: Vec<Invariant>,
     /// `[explore]`, kept as written; `squall explore` validates it.
     pub explore: Option<toml::Value>,
-    /// `[docker]`, kept as written; the docker backend validates it.
-    pub docker: Option<toml::Value>,
+    /// `[docker]`: what the Docker backend runs; the simulator ignores it.
+    pub docker: DockerConfig,
+}
+
+/// `[docker]`: settings of the Docker backend for the whole scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DockerConfig {
+    /// `image`: the image of every service that names none of its own;
+    /// `None` is squall's fixture image.
+    pub image: Option<String>,
+}
+
+/// `[services.X.docker]`: how one service runs on the Docker backend.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServiceDocker {
+    /// `image`: this service's own image; `None` takes `[docker] image`.
+    pub image: Option<String>,
+    /// `port`: the TCP port the image serves HTTP on; `None` is the fixture's.
+    pub port: Option<u16>,
 }
 
 /// The verdict the suite expects: a documented weakness expects `Fail`.
@@ -108,9 +125,8 @@ pub struct Service {
     pub breaker: Option<Breaker>,
     /// Honour the caller's remaining budget, pass it downstream, clamp timeouts to it.
     pub propagate_deadline: bool,
-    /// `[services.X.docker]` (`image`, `port`), kept as written; the docker
-    /// backend validates it.
-    pub docker: Option<toml::Value>,
+    /// `[services.X.docker]`: its image and port on the Docker backend.
+    pub docker: ServiceDocker,
 }
 
 /// `breaker = { failures, cooldown }`: open after `failures` consecutive
@@ -191,8 +207,10 @@ pub struct Fault {
     pub at: Duration,
     /// `at + for`, at most the run's duration; `None` lasts to the end.
     pub until: Option<Duration>,
-    /// 1-based line of the entry's `kind`, for messages.
+    /// 1-based line and column of the entry's `kind` value, for messages
+    /// (0 for a fault made in code).
     pub line: usize,
+    pub col: usize,
 }
 
 /// What a fault does.

@@ -30,7 +30,22 @@ pub(crate) struct RawScenario {
     #[serde(default)]
     pub invariants: Vec<RawInvariant>,
     pub explore: Option<toml::Value>,
-    pub docker: Option<toml::Value>,
+    pub docker: Option<RawDocker>,
+}
+
+/// `[docker]`: settings of the Docker backend for the whole scenario.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDocker {
+    pub image: Option<Spanned<String>>,
+}
+
+/// `[services.X.docker]`: how one service runs on the Docker backend.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServiceDocker {
+    pub image: Option<Spanned<String>>,
+    pub port: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,8 +93,7 @@ pub(crate) struct RawService {
     pub concurrency_limit: Option<Spanned<i64>>,
     pub breaker: Option<Spanned<RawBreaker>>,
     pub propagate_deadline: Option<Spanned<bool>>,
-    /// `[services.X.docker]`: for the docker backend, kept as written.
-    pub docker: Option<toml::Value>,
+    pub docker: Option<RawServiceDocker>,
 }
 
 #[derive(Debug, Deserialize)]

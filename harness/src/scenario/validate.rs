@@ -18,8 +18,8 @@ use serde_spanned::Spanned;
 
 use super::duration::{format_duration, parse_duration};
 use super::error::Diag;
-use super::model::{Arrival, Expect, Scenario, Service, SimConfig, Workload};
-use super::raw::{DurationText, RawScenario, RawSim, RawWorkload};
+use super::model::{Arrival, DockerConfig, Expect, Scenario, Service, SimConfig, Workload};
+use super::raw::{DurationText, RawDocker, RawScenario, RawSim, RawWorkload};
 
 use super::limits::{check_requests, human, MAX_DURATION, MAX_RATE, MAX_TICK, MAX_WAIT, MIN_TICK};
 pub(crate) use super::limits::{MAX_REPLICAS, MAX_RETRIES};
@@ -85,8 +85,30 @@ pub(crate) fn scenario(raw: RawScenario, text: &str, path: &Path) -> Result<Scen
         faults,
         invariants,
         explore: raw.explore,
-        docker: raw.docker,
+        docker: docker(raw.docker)?,
     })
+}
+
+fn docker(raw: Option<RawDocker>) -> Result<DockerConfig, Diag> {
+    let Some(raw) = raw else {
+        return Ok(DockerConfig::default());
+    };
+    Ok(DockerConfig {
+        image: raw.image.as_ref().map(image).transpose()?,
+    })
+}
+
+/// An image reference: not empty, no white space (the engine would refuse it
+/// only when the run starts).
+pub(super) fn image(value: &Spanned<String>) -> Result<String, Diag> {
+    let name = value.get_ref();
+    if name.is_empty() || name.chars().any(char::is_whitespace) {
+        return Err(Diag::new(
+            value.span(),
+            format!("`image` must be an image reference like \"acme/ledger:1.4\", found {name:?}"),
+        ));
+    }
+    Ok(name.clone())
 }
 
 fn sim(raw: Option<RawSim>) -> Result<SimConfig, Diag> {

@@ -10,8 +10,9 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use squall_fixture::Control;
 
+use crate::engine::request;
 use crate::invariant::Figures;
-use crate::record::{Hop, Outcome, RequestRecord};
+use crate::record::{Hop, RequestRecord};
 use crate::trace::Joiner;
 
 /// Shared by the workload driver (answers) and the simulation loop (spans).
@@ -77,18 +78,12 @@ impl Collector {
         self.joiner.finish_round(&mut self.figures, false);
     }
 
-    /// The run is over: a request never answered failed at its deadline, every
-    /// span left is taken as it is, and every figure is closed.
+    /// The run is over: a request never answered timed out at its deadline
+    /// ([`request::unanswered`]), every span left is taken as it is, and every
+    /// figure is closed.
     pub fn finish(mut self, controls: &IndexMap<String, Control>) -> Collected {
         for (index, scheduled) in self.joiner.unanswered() {
-            self.answered(
-                index,
-                RequestRecord {
-                    scheduled,
-                    latency: self.deadline,
-                    outcome: Outcome::Failed,
-                },
-            );
+            self.answered(index, request::unanswered(scheduled, self.deadline));
         }
         self.joiner.begin();
         for (i, control) in controls.values().enumerate() {

@@ -1,16 +1,16 @@
 //! The workload as a turmoil client: sends each request at its scheduled
-//! simulated time to the target service's replicas in turn, with the caller's
-//! deadline, and records how each one ended.
+//! simulated time to the target service's replicas in turn, and records how
+//! each one ended. What a request carries and means is the run core's
+//! ([`request`]), the same as on Docker.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderValue};
 use squall_fixture::{HttpClient, Sim};
 use tokio::time::Instant;
 
-use crate::record::{Outcome, RequestRecord};
+use crate::engine::request;
 use crate::workload::Arrivals;
 
 use super::collect::Collector;
@@ -58,35 +58,9 @@ impl Driver {
             let in_flight = in_flight.clone();
             in_flight.set(in_flight.get() + 1);
             drop(tokio::task::spawn_local(async move {
-                let mut headers = HeaderMap::new();
-                if let Ok(id) = HeaderValue::from_str(&i.to_string()) {
-                    headers.insert("x-request-id", id);
-                }
-                // The caller's deadline travels with the request; services with
-                // `propagate_deadline` honour it, the others ignore it.
-                headers.insert(
-                    squall_fixture::deadline::DEADLINE_HEADER,
-                    squall_fixture::deadline::after(deadline),
-                );
-                let sent = start + at;
-                let answer =
-                    tokio::time::timeout_at(sent + deadline, client.get(&target, &path, &headers))
-                        .await;
-                let (latency, outcome) = match answer {
-                    Err(_) => (deadline, Outcome::Timeout),
-                    Ok(reply) => {
-                        let outcome = Outcome::of_reply(reply);
-                        (Instant::now() - sent, outcome)
-                    }
-                };
-                records.borrow_mut().answered(
-                    i,
-                    RequestRecord {
-                        scheduled: at,
-                        latency,
-                        outcome,
-                    },
-                );
+                let record =
+                    request::send(&client, &target, &path, i, at, start + at, deadline).await;
+                records.borrow_mut().answered(i, record);
                 in_flight.set(in_flight.get() - 1);
             }));
         }

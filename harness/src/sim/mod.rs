@@ -20,8 +20,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use indexmap::IndexMap;
 use squall_fixture::Control;
 
-use crate::engine::{RunError, RunOptions};
-use crate::fault::{self, Effect, WORKLOAD_HOST};
+use crate::engine::{Backend, RunError, RunOptions, Timeline};
+use crate::fault::{self, WORKLOAD_HOST};
 use crate::invariant::Figures;
 use crate::record::{AppliedFault, RunRecord};
 use crate::scenario::Scenario;
@@ -49,16 +49,13 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError
     // `--duration` was checked by the CLI; a caller of the library may pass anything.
     crate::scenario::limits::check_requests(scenario.workload.rate, duration)
         .map_err(|e| RunError::Unsupported(e.to_string()))?;
+    // The CLI checked this when it loaded the file; a caller of the library
+    // may not have.
+    Backend::Sim
+        .check(scenario)
+        .map_err(|e| RunError::Unsupported(e.to_string()))?;
     let configs = instance_configs(scenario, seed)?;
     let plan = fault::plan(scenario, seed, duration);
-    if let Some(loss) = plan.iter().find(|f| f.kind == "loss") {
-        return Err(RunError::Unsupported(format!(
-            "fault {} (`loss`) is not supported in the simulator: turmoil 0.7.2 has no TCP \
-             retransmission, so one dropped segment stalls a connection for good \
-             (hint: model it with `latency` and `jitter` or a `partition`, or run with `--backend docker`)",
-            loss.index + 1
-        )));
-    }
 
     let mut sim = turmoil::Builder::new()
         .rng_seed(seed)
@@ -128,16 +125,7 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError
         controls.clone(),
     );
 
-    // Fault events in time order; at equal times heals go first, so a fault
-    // that starts as another ends sees the healed state.
-    let mut events: Vec<(Duration, bool, usize)> = Vec::new();
-    for (i, f) in plan.iter().enumerate() {
-        events.push((f.start, true, i));
-        if let Some(end) = f.end {
-            events.push((end, false, i));
-        }
-    }
-    events.sort_by_key(|&(t, inject, i)| (t, inject, i));
+    let mut timeline = Timeline::new(&plan);
 
     // On a terminal, one line rewritten every simulated second; elsewhere (a
     // CI log) a plain line every PROGRESS_EVERY of wall time. The wall clock
@@ -146,7 +134,6 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError
     let progress = opts.progress && tty;
     let log_progress = opts.progress && !tty;
     let mut last_logged = std::time::Instant::now();
-    let mut next = 0;
     let mut last_shown = 0;
     let mut last_drained = 0;
     // Set when Ctrl-C or SIGTERM stops the run early ([`crate::interrupt`]):
@@ -166,22 +153,10 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError
             last_drained = now.as_secs();
             records.borrow_mut().drain(&controls);
         }
-        let mut heal: Vec<Effect> = Vec::new();
-        let mut inject: Vec<Effect> = Vec::new();
-        while let Some(&(t, is_inject, i)) = events.get(next) {
-            if t > now || stopped_at.is_some() {
-                break;
+        if stopped_at.is_none() {
+            while let Some(step) = timeline.due(now) {
+                network.apply(&mut sim, &step);
             }
-            let effects = plan[i].effects.iter().cloned();
-            if is_inject {
-                inject.extend(effects);
-            } else {
-                heal.extend(effects);
-            }
-            next += 1;
-        }
-        if !heal.is_empty() || !inject.is_empty() {
-            network.apply(&mut sim, &heal, &inject);
         }
         if (progress || log_progress) && now.as_secs() > last_shown {
             last_shown = now.as_secs();
@@ -239,7 +214,7 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError
         duration = measured;
     }
     let mut record = RunRecord {
-        backend: "sim",
+        backend: Backend::Sim,
         seed,
         duration,
         requests: collected.requests,

@@ -3,9 +3,10 @@
 //!
 //! turmoil keeps one state per link direction (healthy, partitioned, held), so
 //! overlapping faults would clobber each other if applied blindly: healing a
-//! partition would also end a pause on the same link. Instead the active
-//! effects are kept as a multiset, the wanted state of every touched link is
-//! computed from all of them, and only the difference is sent to turmoil.
+//! partition would also end a pause on the same link. The run core keeps the
+//! faults in force ([`FaultState`]) and says what they want ([`Desired`]);
+//! here that becomes the wanted state of every touched turmoil link, and only
+//! the difference is sent to turmoil.
 //!
 //! Mappings (see docs/simulator.md):
 //! - kill: `crash`, healed by `bounce` (the fixture starts again);
@@ -25,7 +26,7 @@ use indexmap::IndexMap;
 use squall_fixture::{Control, InjectedError};
 use turmoil::Sim;
 
-use crate::fault::Effect;
+use crate::engine::{Desired, FaultState, Step};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct LinkState {
@@ -43,7 +44,7 @@ pub struct Network {
     latency_max: Duration,
     hosts: Vec<String>,
     controls: IndexMap<String, Control>,
-    active: Vec<Effect>,
+    faults: FaultState,
     down: BTreeSet<String>,
     links: BTreeMap<(String, String), LinkState>,
     errors: BTreeMap<String, (u16, u32)>,
@@ -62,58 +63,43 @@ impl Network {
             latency_max,
             hosts,
             controls,
-            active: Vec::new(),
+            faults: FaultState::default(),
             down: BTreeSet::new(),
             links: BTreeMap::new(),
             errors: BTreeMap::new(),
         }
     }
 
-    /// Removes `heal` from the active effects, adds `inject`, and brings the
-    /// simulation to the resulting state.
-    pub fn apply(&mut self, sim: &mut Sim<'_>, heal: &[Effect], inject: &[Effect]) {
-        for effect in heal {
-            if let Some(pos) = self.active.iter().position(|e| e == effect) {
-                self.active.swap_remove(pos);
-            }
-        }
-        let mut restarts = Vec::new();
-        for effect in inject {
-            match effect {
-                Effect::Restart(i) => restarts.push(i.clone()),
-                other => self.active.push(other.clone()),
-            }
-        }
-        self.reconcile_hosts(sim, &restarts);
-        self.reconcile_links(sim);
-        self.reconcile_errors();
+    /// Applies `step` to the faults in force and brings the simulation to
+    /// the state they want.
+    pub fn apply(&mut self, sim: &mut Sim<'_>, step: &Step) {
+        let restarts = self.faults.apply(step);
+        let want = self.faults.desired();
+        self.reconcile_hosts(sim, &want, &restarts);
+        self.reconcile_links(sim, &want);
+        self.reconcile_errors(&want);
     }
 
-    fn reconcile_hosts(&mut self, sim: &mut Sim<'_>, restarts: &[String]) {
-        let want: BTreeSet<String> = self
-            .active
-            .iter()
-            .filter_map(|e| match e {
-                Effect::Down(i) => Some(i.clone()),
-                _ => None,
-            })
-            .collect();
-        for gone in want.difference(&self.down) {
+    fn reconcile_hosts(&mut self, sim: &mut Sim<'_>, want: &Desired, restarts: &[String]) {
+        for gone in want.down.difference(&self.down) {
             sim.crash(gone.as_str());
         }
-        for back in self.down.difference(&want) {
+        for back in self.down.difference(&want.down) {
             sim.bounce(back.as_str());
         }
         for r in restarts {
-            if !want.contains(r) {
+            if !want.down.contains(r) {
                 sim.bounce(r.as_str());
             }
         }
-        self.down = want;
+        self.down = want.down.clone();
     }
 
-    fn wanted_links(&self) -> BTreeMap<(String, String), LinkState> {
-        let mut want: BTreeMap<(String, String), LinkState> = BTreeMap::new();
+    /// turmoil's link states the faults want: a paused instance's links are
+    /// all held, cuts are per direction of a link named `(a, b)` with
+    /// `a < b`, delays add up.
+    fn wanted_links(&self, want: &Desired) -> BTreeMap<(String, String), LinkState> {
+        let mut links: BTreeMap<(String, String), LinkState> = BTreeMap::new();
         let key = |a: &str, b: &str| {
             if a < b {
                 ((a.to_owned(), b.to_owned()), true)
@@ -121,40 +107,30 @@ impl Network {
                 ((b.to_owned(), a.to_owned()), false)
             }
         };
-        for effect in &self.active {
-            match effect {
-                Effect::Pause(i) => {
-                    for h in self.hosts.iter().filter(|h| *h != i) {
-                        want.entry(key(i, h).0).or_default().held = true;
-                    }
-                }
-                Effect::Cut { from, to } => {
-                    let (k, forward) = key(from, to);
-                    let link = want.entry(k).or_default();
-                    if forward {
-                        link.cut_ab = true;
-                    } else {
-                        link.cut_ba = true;
-                    }
-                }
-                Effect::Delay {
-                    a,
-                    b,
-                    delay,
-                    jitter,
-                } => {
-                    let link = want.entry(key(a, b).0).or_default();
-                    link.delay += *delay;
-                    link.jitter += *jitter;
-                }
-                _ => {}
+        for i in &want.paused {
+            for h in self.hosts.iter().filter(|h| *h != i) {
+                links.entry(key(i, h).0).or_default().held = true;
             }
         }
-        want
+        for (from, to) in &want.cuts {
+            let (k, forward) = key(from, to);
+            let link = links.entry(k).or_default();
+            if forward {
+                link.cut_ab = true;
+            } else {
+                link.cut_ba = true;
+            }
+        }
+        for ((a, b), d) in &want.delays {
+            let link = links.entry(key(a, b).0).or_default();
+            link.delay += d.delay;
+            link.jitter += d.jitter;
+        }
+        links
     }
 
-    fn reconcile_links(&mut self, sim: &mut Sim<'_>) {
-        let want = self.wanted_links();
+    fn reconcile_links(&mut self, sim: &mut Sim<'_>, want: &Desired) {
+        let want = self.wanted_links(want);
         let keys: BTreeSet<(String, String)> =
             want.keys().chain(self.links.keys()).cloned().collect();
         for k in keys {
@@ -197,9 +173,8 @@ impl Network {
         }
     }
 
-    fn reconcile_errors(&mut self) {
-        let (want, changes) = crate::fault::error_changes(&self.active, &self.errors);
-        for (k, new) in changes {
+    fn reconcile_errors(&mut self, want: &Desired) {
+        for (k, new) in want.error_changes(&self.errors) {
             if let Some(control) = self.controls.get(&k) {
                 control.set_error(new.map(|(status, ppm)| InjectedError {
                     status,
@@ -207,6 +182,6 @@ impl Network {
                 }));
             }
         }
-        self.errors = want;
+        self.errors = want.errors.clone();
     }
 }

@@ -162,11 +162,13 @@ pub(super) fn fault(
         }
         _ => unreachable!("kind checked against KINDS"),
     };
+    let (line, col) = line_col(text, raw.kind.span().start);
     Ok(Fault {
         kind,
         at,
         until,
-        line: line_col(text, raw.kind.span().start).0,
+        line,
+        col,
     })
 }
 

@@ -14,8 +14,8 @@ use super::{
 use crate::scenario::duration::format_duration;
 use crate::scenario::error::Diag;
 use crate::scenario::limits::{human, MAX_FANOUT, MAX_INSTANCES, MAX_WAIT};
-use crate::scenario::model::{Balancer, Breaker, Call, Endpoint, Service, Work};
-use crate::scenario::raw::{RawCall, RawService, RawWork};
+use crate::scenario::model::{Balancer, Breaker, Call, Endpoint, Service, ServiceDocker, Work};
+use crate::scenario::raw::{RawCall, RawService, RawServiceDocker, RawWork};
 
 const BALANCERS: &[(&str, Balancer)] = &[
     ("round-robin", Balancer::RoundRobin),
@@ -258,9 +258,24 @@ fn service(name: &Spanned<String>, raw: RawService) -> Result<(Service, Vec<Vec<
         concurrency_limit,
         breaker,
         propagate_deadline,
-        docker: raw.docker,
+        docker: docker(raw.docker)?,
     };
     Ok((service, calls))
+}
+
+fn docker(raw: Option<RawServiceDocker>) -> Result<ServiceDocker, Diag> {
+    let Some(raw) = raw else {
+        return Ok(ServiceDocker::default());
+    };
+    let port = raw
+        .port
+        .as_ref()
+        .map(|p| int_in(p, "port", 1, u32::from(u16::MAX)).map(|p| p as u16))
+        .transpose()?;
+    Ok(ServiceDocker {
+        image: raw.image.as_ref().map(super::image).transpose()?,
+        port,
+    })
 }
 
 fn work(raw: &Spanned<RawWork>) -> Result<Work, Diag> {

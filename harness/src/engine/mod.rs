@@ -1,10 +1,101 @@
-//! What a run is asked to do, whatever the backend: the seed, the length of the
-//! load phase, where its reports go.
+//! The run core: what every backend shares, so that a scenario means the same
+//! thing in the simulator and on Docker.
+//!
+//! - [`Backend`]: which backends exist, and what each cannot do, found when a
+//!   file is loaded ([`Backend::check`]), before anything runs.
+//! - [`Timeline`]: the plan's injections and heals in the order they apply.
+//! - [`FaultState`] and [`Desired`]: the faults in force, as a multiset, and
+//!   the state they want every instance and link in; a backend applies only
+//!   the difference from what it has.
+//! - [`request`]: one workload request, what it carries, when its caller
+//!   gives up and how it ended.
+//! - [`RunOptions`], [`RunError`], [`Shortening`]: what a run is asked to do,
+//!   why it could not, what a shorter `--duration` cut.
+//!
+//! A backend brings the topology up, drives the timeline on its own clock
+//! (simulated or real), turns each step's wanted state into its mechanism,
+//! sends the workload through [`request::send`], and hands back a
+//! [`RunRecord`](crate::record::RunRecord). docs/architecture.md shows where
+//! each backend's code sits.
+
+mod desired;
+pub mod request;
+mod timeline;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::scenario::{InvariantKind, Scenario};
+use crate::scenario::{FaultKind, InvariantKind, Scenario, ScenarioError};
+
+pub use desired::{Desired, FaultState, LinkDelay};
+pub use timeline::{Step, Timeline};
+
+/// Where a run happens (`--backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
+pub enum Backend {
+    /// turmoil: deterministic, in-process, seconds for a simulated minute.
+    #[default]
+    Sim,
+    /// Real containers through the Docker engine.
+    Docker,
+}
+
+impl Backend {
+    /// `sim` or `docker`, as reports and `--backend` write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sim => "sim",
+            Backend::Docker => "docker",
+        }
+    }
+
+    /// Refuses what this backend cannot do with `scenario`, at the fault's
+    /// place in the file, so that `squall run a.toml b.toml` stops before the
+    /// first run rather than after it.
+    pub fn check(self, scenario: &Scenario) -> Result<(), ScenarioError> {
+        for fault in &scenario.faults {
+            let refuse = |message: String, hint: &str| ScenarioError {
+                path: scenario.path.clone(),
+                line: fault.line,
+                col: fault.col,
+                message,
+                hint: Some(hint.to_owned()),
+            };
+            match (self, &fault.kind) {
+                (Backend::Sim, FaultKind::Loss { .. }) => {
+                    return Err(refuse(
+                        "`loss` is not supported in the simulator: turmoil 0.7.2 has no TCP \
+                         retransmission, so one dropped segment stalls a connection for good"
+                            .to_owned(),
+                        "model it with `latency` and `jitter` or a `partition`, or run with \
+                         `--backend docker`",
+                    ))
+                }
+                (Backend::Docker, FaultKind::Error { target, .. }) => {
+                    let service = &scenario.services[target.service()];
+                    if let Some(image) = crate::docker::own_image(scenario, service) {
+                        return Err(refuse(
+                            format!(
+                                "`error` needs squall's fixture, but `{}` runs image `{image}`",
+                                service.name
+                            ),
+                            "an image of your own has no /squall/error endpoint; fail it with \
+                             `kill`, `pause`, `latency` or a `partition` instead",
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
 
 /// Options of one `squall run`, after the command line was validated.
 #[derive(Debug, Clone, Default)]
@@ -164,5 +255,66 @@ fn list(mut items: Vec<String>) -> String {
             let last = items.pop().unwrap_or_default();
             format!("{} and {last}", items.join(", "))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    const BASE: &str = r#"duration = "10s"
+[workload]
+target = "api"
+path = "/"
+rate = 10
+deadline = "100ms"
+[services.api.endpoints."/"]
+calls = [{ to = "ledger", path = "/x", timeout = "50ms" }]
+[services.ledger.endpoints."/x"]
+work = "1ms"
+"#;
+
+    fn scenario(extra: &str) -> Scenario {
+        let text = format!("{BASE}{extra}");
+        crate::scenario::parse(&text, Path::new("t.toml")).unwrap()
+    }
+
+    const ERROR_FAULT: &str = "[[faults]]\nkind = \"error\"\ntarget = \"ledger\"\nstatus = 503\nrate = 0.5\nat = \"1s\"\n";
+
+    #[test]
+    fn the_simulator_refuses_loss_at_the_fault() {
+        let s =
+            scenario("[[faults]]\nkind = \"loss\"\ntarget = \"ledger\"\nrate = 0.1\nat = \"1s\"\n");
+        let error = Backend::Sim.check(&s).unwrap_err().to_string();
+        assert!(
+            error.starts_with("t.toml:12:8: `loss` is not supported in the simulator"),
+            "{error}"
+        );
+        assert!(error.contains("--backend docker"), "{error}");
+        Backend::Docker.check(&s).unwrap();
+    }
+
+    #[test]
+    fn docker_refuses_error_on_an_image_of_your_own() {
+        let own = scenario(&format!(
+            "[services.ledger.docker]\nimage = \"acme/ledger:1.4\"\nport = 8080\n{ERROR_FAULT}"
+        ));
+        let error = Backend::Docker.check(&own).unwrap_err().to_string();
+        assert!(
+            error.starts_with(
+                "t.toml:15:8: `error` needs squall's fixture, but `ledger` runs image `acme/ledger:1.4`"
+            ),
+            "{error}"
+        );
+        Backend::Sim.check(&own).unwrap();
+        // The fixture (by default, or named) serves the admin endpoint.
+        Backend::Docker.check(&scenario(ERROR_FAULT)).unwrap();
+        let named = scenario(&format!(
+            "[docker]\nimage = \"{}\"\n{ERROR_FAULT}",
+            crate::docker::image::FIXTURE_IMAGE
+        ));
+        Backend::Docker.check(&named).unwrap();
     }
 }
