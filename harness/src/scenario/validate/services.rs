@@ -450,6 +450,37 @@ mod tests {
     use super::super::tests::{check, BASE};
 
     #[test]
+    fn docker_sections_are_checked_at_load() {
+        let service = |body: &str| format!("{BASE}[services.ledger.docker]\n{body}\n");
+        check(&[
+            (
+                &service("portt = 8080"),
+                "t.toml:12:1: unknown key `portt`\n  (hint: expected `image` or `port`)",
+            ),
+            (
+                &service("port = 0"),
+                "t.toml:12:8: `port` must be between 1 and 65535, found 0",
+            ),
+            (
+                &service("port = 70000"),
+                "t.toml:12:8: `port` must be between 1 and 65535, found 70000",
+            ),
+            (
+                &service("image = \"\""),
+                "t.toml:12:9: `image` must be an image reference like \"acme/ledger:1.4\", found \"\"",
+            ),
+            (
+                &format!("{BASE}[docker]\nimage = \"acme ledger\"\n"),
+                "t.toml:12:9: `image` must be an image reference like \"acme/ledger:1.4\", found \"acme ledger\"",
+            ),
+            (
+                &format!("{BASE}[docker]\nimagee = \"x\"\n"),
+                "t.toml:12:1: unknown key `imagee`\n  (hint: expected `image`)",
+            ),
+        ]);
+    }
+
+    #[test]
     fn services_and_endpoints_are_checked() {
         check(&[
             (
