@@ -17,6 +17,7 @@ mod phase;
 
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 pub use figures::{
@@ -31,18 +32,23 @@ use crate::scenario::{InvariantKind, Scenario, Window};
 use crate::stats::ms;
 
 /// The verdict on one invariant.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Verdict {
     /// `answered`, `latency`, `success`, `recovery`, `amplification`, `wasted_work`.
+    #[schemars(extend("enum" = [
+        "answered", "latency", "success", "recovery", "amplification", "wasted_work"
+    ]))]
     pub kind: &'static str,
     /// A short name: `latency p99`, `amplification ledger`.
     pub label: String,
+    /// Whether the invariant held.
     pub held: bool,
-    /// The measured figure, in `unit`; `None` when there was nothing to measure.
+    /// The measured figure, in `unit`; `None` (`null`) when there was nothing to measure.
     pub observed: Option<f64>,
     /// The bound it was held to, in `unit`.
     pub limit: f64,
     /// `ratio`, `ms`, `s`, `calls per request`.
+    #[schemars(extend("enum" = ["ratio", "ms", "s", "calls per request"]))]
     pub unit: &'static str,
     /// The window judged: `all`, `faults`, `20s..40s`.
     pub during: String,
