@@ -166,7 +166,11 @@ fn answered(w: &WindowFigures, max_ratio: f64) -> Verdict {
         pct(max_ratio)
     );
     if let (false, Some((w, n))) = (held, worst) {
-        message.push_str(&format!(" (worst window {}: {n})", span_name(w)));
+        message.push_str(&format!(
+            " (worst window {}: {} timed out)",
+            span_name(w),
+            thousands(n)
+        ));
     }
     Verdict {
         kind: "answered",
@@ -346,9 +350,15 @@ fn recovery(
         }
     };
     let held = after <= within_d;
+    // Windows are whole seconds from the heal, so `after` is too: recovery is
+    // known to the second, and "0ms" would claim a precision it does not have.
+    let when = if after.is_zero() {
+        "in the first second".to_owned()
+    } else {
+        fmt_duration(after)
+    };
     let mut message = format!(
-        "recovered {} after the last heal at {} ({} {}; baseline p99 {}, success {})",
-        fmt_duration(after),
+        "recovered {when} after the last heal at {} ({} {}; baseline p99 {}, success {})",
         fmt_duration(heal),
         if held { "within" } else { "later than" },
         fmt_duration(within_d),
