@@ -14,15 +14,20 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::record::{Outcome, RequestRecord};
 
-/// Counts and latency figures of a set of requests.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+/// Counts and latency figures of a set of requests. Latencies are in
+/// milliseconds, nearest-rank percentiles (`p999_ms` is the 99.9th); with no
+/// request they are 0.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
 pub struct Summary {
     pub requests: u64,
+    /// Full answers (HTTP 2xx).
     pub ok: u64,
+    /// Answers that left out a dependency.
     pub degraded: u64,
     /// HTTP error answers.
     pub errors: u64,

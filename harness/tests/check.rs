@@ -638,7 +638,7 @@ fn retry_storm_is_flagged_with_its_paths_and_figures() {
                 Error,
                 DeadlineExceeded,
                 "edge".to_owned(),
-                "edge /checkout worst case 1271ms (work 1ms + api 300ms × 4 attempts = 1200ms + \
+                "edge /checkout worst case 1.271s (work 1ms + api 300ms × 4 attempts = 1.2s + \
                  70ms backoff) exceeds the workload's 200ms deadline"
             ),
             (
@@ -755,7 +755,7 @@ fn check_exits_1_on_errors_and_0_when_clean() {
     );
     assert!(
         stdout.contains(
-            "     Summary  retry-storm: 4 errors, 0 warnings (edge /checkout worst case 1271ms \
+            "     Summary  retry-storm: 4 errors, 0 warnings (edge /checkout worst case 1.271s \
              for a 200ms deadline; at most 64 calls per request on db)"
         ),
         "{stdout}"

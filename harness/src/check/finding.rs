@@ -105,16 +105,17 @@ impl fmt::Display for Finding {
     }
 }
 
-/// A duration in milliseconds, the unit timeouts are written in: `1271ms`,
-/// `13.8ms`, `500us`.
-pub fn fmt_ms(d: Duration) -> String {
-    let us = d.as_micros();
-    if us.is_multiple_of(1000) {
-        format!("{}ms", us / 1000)
-    } else if us >= 1000 {
-        format!("{:.1}ms", us as f64 / 1000.0)
+/// A duration as the run's verdicts write it ([`crate::report::fmt_duration`]:
+/// `150ms`, `1.5s`, `13.8ms`), but to the millisecond from one second up
+/// (`1.271s`, where a verdict would round to `1.27s`): a finding's figures add
+/// up, and its fixes are values to write in the scenario, which a rounded
+/// figure could leave short.
+pub fn fmt_time(d: Duration) -> String {
+    if d >= Duration::from_secs(1) {
+        let s = format!("{:.3}", d.as_secs_f64());
+        format!("{}s", s.trim_end_matches('0').trim_end_matches('.'))
     } else {
-        format!("{us}us")
+        crate::report::fmt_duration(d)
     }
 }
 
@@ -130,10 +131,14 @@ mod tests {
 
     #[test]
     fn figures_read_like_timeouts() {
-        assert_eq!(fmt_ms(Duration::from_millis(1271)), "1271ms");
-        assert_eq!(fmt_ms(Duration::from_micros(13_815)), "13.8ms");
-        assert_eq!(fmt_ms(Duration::from_micros(500)), "500us");
-        assert_eq!(fmt_ms(Duration::ZERO), "0ms");
+        assert_eq!(fmt_time(Duration::from_millis(1271)), "1.271s");
+        assert_eq!(fmt_time(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(fmt_time(Duration::from_secs(64)), "64s");
+        assert_eq!(fmt_time(Duration::from_millis(12_345)), "12.345s");
+        assert_eq!(fmt_time(Duration::from_millis(999)), "999ms");
+        assert_eq!(fmt_time(Duration::from_micros(13_815)), "13.8ms");
+        assert_eq!(fmt_time(Duration::from_micros(500)), "500us");
+        assert_eq!(fmt_time(Duration::ZERO), "0ms");
         assert_eq!(fmt_ratio(64.0), "64");
         assert_eq!(fmt_ratio(1.331), "1.33");
         assert_eq!(fmt_ratio(1.5), "1.5");

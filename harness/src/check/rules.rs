@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::budget::{
     attempt_worst, attempts, backoff_worst, dominant_call, endpoint_worst, fit, work_worst,
 };
-use super::finding::{fmt_ms, fmt_ratio, Finding, FindingKind, Severity};
+use super::finding::{fmt_ratio, fmt_time, Finding, FindingKind, Severity};
 use super::paths::{callee, entry, CallPath, Hop};
 use super::CheckOptions;
 use crate::scenario::{Call, Endpoint, Scenario};
@@ -42,9 +42,9 @@ pub fn deadline(scenario: &Scenario) -> Option<Finding> {
         message: format!(
             "{name} {} worst case {} ({}) exceeds the workload's {} deadline",
             scenario.workload.path,
-            fmt_ms(worst),
+            fmt_time(worst),
             describe_endpoint(endpoint),
-            fmt_ms(deadline)
+            fmt_time(deadline)
         ),
         why: format!(
             "the workload gives up while {name} may still be working and retrying: the request \
@@ -58,7 +58,7 @@ pub fn deadline(scenario: &Scenario) -> Option<Finding> {
             deadline,
             &format!(
                 "raise the deadline to {} if the caller allows it",
-                fmt_ms(worst)
+                fmt_time(worst)
             ),
         ) + &format!(
             "; or set propagate_deadline = true on {name} and every service below it (each hop \
@@ -99,9 +99,9 @@ pub fn inverted(scenario: &Scenario, path: &CallPath<'_>) -> Option<Finding> {
         message: format!(
             "{name} {} worst case {} ({}) exceeds the {} {caller} allows it per attempt",
             call.path,
-            fmt_ms(worst),
+            fmt_time(worst),
             describe_endpoint(endpoint),
-            fmt_ms(timeout)
+            fmt_time(timeout)
         ),
         why: format!(
             "{caller} gives up on an attempt while {name} may still be working on it (an \
@@ -115,7 +115,7 @@ pub fn inverted(scenario: &Scenario, path: &CallPath<'_>) -> Option<Finding> {
             timeout,
             &format!(
                 "raise {caller}'s timeout for {name} to {}",
-                fmt_ms(ceil_ms(worst))
+                fmt_time(ceil_ms(worst))
             ),
         ) + &format!(
             "; or set propagate_deadline = true on {caller} and {name} (and every service below)"
@@ -156,8 +156,8 @@ pub fn missing_timeout(scenario: &Scenario, path: &CallPath<'_>) -> Option<Findi
         Some(w) => format!(
             "set `timeout` on this call above {name}'s worst case {} (say {}), within what \
              {caller} may spend on it",
-            fmt_ms(w),
-            fmt_ms(ceil_ms(w * 2))
+            fmt_time(w),
+            fmt_time(ceil_ms(w * 2))
         ),
         None => format!(
             "set `timeout` on this call, and on {name}'s own calls that lack one, then check again"
@@ -300,13 +300,13 @@ pub fn hedge(path: &CallPath<'_>) -> Option<Finding> {
         message: format!(
             "{caller} hedges its calls to {name} {} after {} without a retry_budget",
             hop.call.path,
-            fmt_ms(delay)
+            fmt_time(delay)
         ),
         why: format!(
             "hedges double load on a slow replica with nothing to cap them: when {name} slows \
              past {}, every call sends a second copy, and {name} gets twice the calls when it \
              can least take them",
-            fmt_ms(delay)
+            fmt_time(delay)
         ),
         fix: format!(
             "add retry_budget = {SUGGESTED_BUDGET} to this call (hedges and retries then add at \
@@ -342,7 +342,7 @@ pub fn propagation(scenario: &Scenario, path: &CallPath<'_>) -> Option<Finding> 
 }
 
 /// How the endpoint's worst case adds up: `work 1ms + api 300ms × 4 attempts
-/// = 1200ms + 70ms backoff + max(fraud 30ms, merchant 20ms)`.
+/// = 1.2s + 70ms backoff + max(fraud 30ms, merchant 20ms)`.
 pub fn describe_endpoint(endpoint: &Endpoint) -> String {
     let mut groups: Vec<(u32, Vec<&Call>)> = Vec::new();
     for call in &endpoint.calls {
@@ -352,7 +352,7 @@ pub fn describe_endpoint(endpoint: &Endpoint) -> String {
         }
     }
     groups.sort_by_key(|(g, _)| *g);
-    let mut parts = vec![format!("work {}", fmt_ms(work_worst(&endpoint.work)))];
+    let mut parts = vec![format!("work {}", fmt_time(work_worst(&endpoint.work)))];
     for (_, calls) in groups {
         if let [one] = calls.as_slice() {
             parts.push(describe_call(one));
@@ -371,9 +371,9 @@ pub fn describe_call(call: &Call) -> String {
         return format!("{} (no timeout)", call.to);
     };
     let per = match call.hedge {
-        Some(h) if call.retries > 0 => format!("({} + {} hedge)", fmt_ms(timeout), fmt_ms(h)),
-        Some(h) => format!("{} + {} hedge", fmt_ms(timeout), fmt_ms(h)),
-        None => fmt_ms(timeout),
+        Some(h) if call.retries > 0 => format!("({} + {} hedge)", fmt_time(timeout), fmt_time(h)),
+        Some(h) => format!("{} + {} hedge", fmt_time(timeout), fmt_time(h)),
+        None => fmt_time(timeout),
     };
     if call.retries == 0 {
         return format!("{} {per}", call.to);
@@ -382,11 +382,11 @@ pub fn describe_call(call: &Call) -> String {
     let mut text = format!(
         "{} {per} × {n} attempts = {}",
         call.to,
-        fmt_ms(attempt_worst(call).unwrap_or_default() * n)
+        fmt_time(attempt_worst(call).unwrap_or_default() * n)
     );
     let backoff = backoff_worst(call.backoff, call.retries);
     if !backoff.is_zero() {
-        text.push_str(&format!(" + {} backoff", fmt_ms(backoff)));
+        text.push_str(&format!(" + {} backoff", fmt_time(backoff)));
     }
     text
 }
@@ -404,7 +404,7 @@ fn fit_text(
     let Some((call, call_worst)) = dominant_call(endpoint) else {
         return format!(
             "{owner}'s own work (p99 {}) does not fit: make it faster, or {raise}",
-            fmt_ms(work_worst(&endpoint.work))
+            fmt_time(work_worst(&endpoint.work))
         );
     };
     let rest = worst - call_worst;
@@ -412,7 +412,7 @@ fn fit_text(
     let Some(room) = allowance.checked_sub(rest).filter(|r| !r.is_zero()) else {
         return format!(
             "{owner}'s work and other calls ({}) leave nothing for {to}: {raise}, or cut them",
-            fmt_ms(rest)
+            fmt_time(rest)
         );
     };
     let n = attempts(call);
@@ -424,16 +424,16 @@ fn fit_text(
         options.push(if n > 1 {
             format!(
                 "lower {owner}'s timeout for {to} to {} × {n} attempts",
-                fmt_ms(t)
+                fmt_time(t)
             )
         } else {
-            format!("lower {owner}'s timeout for {to} to {}", fmt_ms(t))
+            format!("lower {owner}'s timeout for {to} to {}", fmt_time(t))
         });
     }
     match fitted.attempts {
         Some(k) => options.push(format!(
             "keep {} with {}",
-            fmt_ms(call.timeout.unwrap_or_default()),
+            fmt_time(call.timeout.unwrap_or_default()),
             plural(k, "attempt")
         )),
         None if n > 1 => {
@@ -441,7 +441,7 @@ fn fit_text(
             if let Some(t) = room.checked_sub(hedge).filter(|t| t.as_millis() > 0) {
                 let t = Duration::from_millis(t.as_millis() as u64);
                 proposed.push(t);
-                options.push(format!("make 1 attempt of {}", fmt_ms(t)));
+                options.push(format!("make 1 attempt of {}", fmt_time(t)));
             }
         }
         None => {}
@@ -449,20 +449,23 @@ fn fit_text(
     if options.is_empty() {
         return format!(
             "{to} gets only {} of it here, less than its backoff alone: {raise}",
-            fmt_ms(room)
+            fmt_time(room)
         );
     }
     // A timeout below the callee's own worst case would invert that hop.
     let callee_worst = callee(scenario, call).and_then(|(_, ep)| endpoint_worst(ep));
     let note = match callee_worst {
         Some(w) if proposed.iter().any(|&t| t < w) => {
-            format!(" ({to} itself can take {}: shorten that first)", fmt_ms(w))
+            format!(
+                " ({to} itself can take {}: shorten that first)",
+                fmt_time(w)
+            )
         }
         _ => String::new(),
     };
     format!(
         "{to} may take at most {} in all here{note}: {}; or {raise}",
-        fmt_ms(room),
+        fmt_time(room),
         options.join(", or ")
     )
 }

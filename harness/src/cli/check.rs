@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anstream::{eprint, eprintln, print, println};
 use serde::Serialize;
 
-use squall::check::finding::fmt_ms;
+use squall::check::finding::fmt_time;
 use squall::check::{
     analyse, entry_bound, entry_worst, peak_amplification, CheckOptions, Finding, Severity,
 };
@@ -134,18 +134,18 @@ fn print_file(scenario: &Scenario, file: &FileResult) {
         print!("{}", finding.render(&severity_verb(finding.severity)));
     }
     let (target, path) = (&scenario.workload.target, &scenario.workload.path);
-    let deadline = fmt_ms(scenario.workload.deadline);
+    let deadline = fmt_time(scenario.workload.deadline);
     let worst = match (entry_worst(scenario), entry_bound(scenario)) {
         (Some(w), Some(b)) if b < w => format!(
             "{target} {path} worst case {} as written, cut to {} by propagate_deadline, for a {deadline} deadline",
-            fmt_ms(w),
-            fmt_ms(b),
+            fmt_time(w),
+            fmt_time(b),
         ),
         (None, Some(b)) => format!(
             "{target} {path} worst case unbounded as written (a call has no timeout), cut to {} by propagate_deadline, for a {deadline} deadline",
-            fmt_ms(b),
+            fmt_time(b),
         ),
-        (Some(w), _) => format!("{target} {path} worst case {} for a {deadline} deadline", fmt_ms(w)),
+        (Some(w), _) => format!("{target} {path} worst case {} for a {deadline} deadline", fmt_time(w)),
         (None, _) => format!("{target} {path} worst case unbounded (a call has no timeout)"),
     };
     let calls = squall::check::finding::fmt_ratio(file.peak_amplification);

@@ -241,6 +241,7 @@ pub fn main(opts: &Options) -> i32 {
 
     let failures = results.iter().filter(|r| !r.failed.is_empty()).count();
     let report = ExploreReport {
+        format: report::FORMAT,
         scenario: base.name.clone(),
         path: path.display().to_string(),
         seed,

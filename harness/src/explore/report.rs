@@ -1,32 +1,52 @@
 //! What an exploration leaves behind: `explore.json` under
 //! `reports/<scenario>/explore-<stamp>-seed<seed>/`, and the progress line.
+//!
+//! [`ExploreReport`] derives [`JsonSchema`]: `docs/schema/explore.v1.schema.json`
+//! is generated from it ([`crate::report::schema`]), doc comments included.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::worker::CaseResult;
 
+/// Version of `explore.json`'s shape, in its `format` field; bumped when a
+/// field is removed, renamed or changes type or meaning (docs/schema.md).
+pub const FORMAT: u32 = 1;
+
 /// How often the progress line is printed when stderr is not a terminal.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
 
-/// The whole exploration, as `explore.json`.
-#[derive(Debug, Serialize)]
+/// The whole exploration, as `explore.json`. Unlike `report.json` it holds
+/// wall-clock figures (`wall_seconds`, `cases_per_minute`), so two runs with
+/// the same seed differ in those.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ExploreReport {
+    /// The version of this file's shape (the `v1` of its schema).
+    pub format: u32,
+    /// The scenario's `name`.
     pub scenario: String,
+    /// The scenario file, as given on the command line.
     pub path: String,
+    /// The exploration's seed: every case's schedule and run seed come from it.
     pub seed: u64,
-    /// Load phase of every case.
+    /// Load phase of every case: `10s`.
     pub duration: String,
+    /// `--cases`.
     pub cases_requested: u64,
     /// `I/N` when the cases were sharded.
     pub shard: Option<String>,
+    /// Worker processes.
     pub jobs: usize,
     pub cases_run: usize,
+    /// Cases that failed an invariant.
     pub failures: usize,
+    /// Wall time of running the cases (shrinking excluded).
     pub wall_seconds: f64,
+    /// Cases run per minute of `wall_seconds`.
     pub cases_per_minute: f64,
     /// Every case run, in case order, with the kinds it enabled, its faults
     /// and what it failed.
@@ -35,7 +55,7 @@ pub struct ExploreReport {
 }
 
 /// The first failing case, shrunk.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct FailureReport {
     pub case: u64,
     pub run_seed: u64,

@@ -16,6 +16,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::strategy::{describe, Space};
@@ -30,7 +31,7 @@ pub const MAX_JOBS: usize = 64;
 pub const CASE_WALL_LIMIT: Duration = Duration::from_secs(600);
 
 /// What one case did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CaseResult {
     pub case: u64,
     /// The seed of the case's simulator run.

@@ -17,6 +17,7 @@ mod phase;
 
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 pub use figures::{
@@ -31,18 +32,23 @@ use crate::scenario::{InvariantKind, Scenario, Window};
 use crate::stats::ms;
 
 /// The verdict on one invariant.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Verdict {
     /// `answered`, `latency`, `success`, `recovery`, `amplification`, `wasted_work`.
+    #[schemars(extend("enum" = [
+        "answered", "latency", "success", "recovery", "amplification", "wasted_work"
+    ]))]
     pub kind: &'static str,
     /// A short name: `latency p99`, `amplification ledger`.
     pub label: String,
+    /// Whether the invariant held.
     pub held: bool,
-    /// The measured figure, in `unit`; `None` when there was nothing to measure.
+    /// The measured figure, in `unit`; `None` (`null`) when there was nothing to measure.
     pub observed: Option<f64>,
     /// The bound it was held to, in `unit`.
     pub limit: f64,
     /// `ratio`, `ms`, `s`, `calls per request`.
+    #[schemars(extend("enum" = ["ratio", "ms", "s", "calls per request"]))]
     pub unit: &'static str,
     /// The window judged: `all`, `faults`, `20s..40s`.
     pub during: String,
@@ -160,7 +166,11 @@ fn answered(w: &WindowFigures, max_ratio: f64) -> Verdict {
         pct(max_ratio)
     );
     if let (false, Some((w, n))) = (held, worst) {
-        message.push_str(&format!(" (worst window {}: {n})", span_name(w)));
+        message.push_str(&format!(
+            " (worst window {}: {} timed out)",
+            span_name(w),
+            thousands(n)
+        ));
     }
     Verdict {
         kind: "answered",
@@ -340,9 +350,15 @@ fn recovery(
         }
     };
     let held = after <= within_d;
+    // Windows are whole seconds from the heal, so `after` is too: recovery is
+    // known to the second, and "0ms" would claim a precision it does not have.
+    let when = if after.is_zero() {
+        "in the first second".to_owned()
+    } else {
+        fmt_duration(after)
+    };
     let mut message = format!(
-        "recovered {} after the last heal at {} ({} {}; baseline p99 {}, success {})",
-        fmt_duration(after),
+        "recovered {when} after the last heal at {} ({} {}; baseline p99 {}, success {})",
         fmt_duration(heal),
         if held { "within" } else { "later than" },
         fmt_duration(within_d),

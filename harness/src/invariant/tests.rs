@@ -178,6 +178,13 @@ fn answered_counts_timeouts_after_warmup_against_the_ratio() {
         "{}",
         strict.message
     );
+    assert!(
+        strict
+            .message
+            .ends_with("(worst window 1s..2s: 1 timed out)"),
+        "the worst window's figure has its unit: {}",
+        strict.message
+    );
     assert_eq!(strict.worst_window.as_deref(), Some("1s..2s"));
 }
 
@@ -240,6 +247,12 @@ fn recovery_measures_from_the_last_heal_to_the_first_good_second() {
         Some(2.0),
         "windows 5..6 and 6..7 are slow, 7s on is fine"
     );
+    assert!(
+        v.message
+            .starts_with("recovered 2s after the last heal at 5s (within 2s;"),
+        "{}",
+        v.message
+    );
     let late = recovery(&r, &p, S);
     assert!(!late.held);
     assert_eq!(late.worst_window.as_deref(), Some("6s..7s"));
@@ -249,6 +262,21 @@ fn recovery_measures_from_the_last_heal_to_the_first_good_second() {
     assert!(!v.held);
     assert!(
         v.message.starts_with("not recovered by the end of the run"),
+        "{}",
+        v.message
+    );
+}
+
+#[test]
+fn recovery_in_the_first_window_says_so_without_a_false_precision() {
+    // Windows are whole seconds: an immediate recovery is "in the first second", not "0ms".
+    let r = record(10, |_| 10, |_| Outcome::Ok, &[(3, Some(5))]);
+    let v = recovery(&r, &phases(&r), S);
+    assert!(v.held, "{v:?}");
+    assert_eq!(v.observed, Some(0.0));
+    assert!(
+        v.message
+            .starts_with("recovered in the first second after the last heal at 5s (within 1s;"),
         "{}",
         v.message
     );

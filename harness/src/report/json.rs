@@ -4,8 +4,13 @@
 //! comes from simulated time, so in the simulator the same scenario and seed
 //! serialise to the same bytes. Figures come from the run's streamed
 //! [`Figures`], so building a report reads each figure once.
+//!
+//! The structs also derive [`JsonSchema`]: the published schema
+//! (`docs/schema/report.v1.schema.json`, [`crate::report::schema`]) is generated
+//! from them, and their doc comments are its descriptions. Say units here.
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::invariant::{Figures, Verdict};
@@ -14,20 +19,33 @@ use crate::report::fmt_duration;
 use crate::scenario::Scenario;
 use crate::stats::Summary;
 
-/// Version of the report's shape; bumped when a field changes meaning.
+/// Version of the report's shape; bumped when a field is removed, renamed or
+/// changes type or meaning (docs/schema.md). The schema of each version is
+/// `docs/schema/report.v{FORMAT}.schema.json`.
 pub const FORMAT: u32 = 1;
 
-#[derive(Debug, Clone, Serialize)]
+/// The reproducible account of one run of one scenario: its figures per phase
+/// and per second, every invariant's verdict, the faults, the slowest requests.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Report {
+    /// The version of this file's shape (the `v1` of its schema).
     pub format: u32,
+    /// The scenario's `name`.
     pub scenario: String,
     pub description: String,
+    /// The scenario file, as given on the command line.
     pub file: String,
+    /// Where it ran.
+    #[schemars(extend("enum" = ["sim", "docker"]))]
     pub backend: &'static str,
+    /// The run's seed: `squall run FILE --seed SEED` replays it.
     pub seed: u64,
     /// `pass` when every invariant held.
+    #[schemars(extend("enum" = ["pass", "fail"]))]
     pub verdict: &'static str,
-    /// What the scenario file says the suite should expect.
+    /// What the scenario file says the suite should expect: `fail` for a file
+    /// that documents a weakness.
+    #[schemars(extend("enum" = ["pass", "fail"]))]
     pub expect: &'static str,
     /// The run was stopped early (Ctrl-C, SIGTERM): the figures cover only
     /// what was measured until then. Written only when true, so a complete
@@ -35,10 +53,20 @@ pub struct Report {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
     pub workload: WorkloadFacts,
+    /// Every request the workload sent, warm-up included.
     pub totals: Summary,
+    /// `baseline` (before the first fault), `faults` (while any is active) and
+    /// `recovery` (after the last heal), after warm-up, in that order.
+    #[schemars(extend(
+        "propertyNames" = { "enum": ["baseline", "faults", "recovery"] },
+        "required" = ["baseline", "faults", "recovery"]
+    ))]
     pub phases: IndexMap<&'static str, PhaseFacts>,
+    /// One verdict per `[[invariants]]` entry, in file order.
     pub invariants: Vec<Verdict>,
+    /// The faults as applied, in file order.
     pub faults: Vec<FaultFacts>,
+    /// Per service, in file order: the calls it received.
     pub services: IndexMap<String, ServiceFacts>,
     /// Degraded answers per left-out dependency.
     pub degraded_by: IndexMap<String, u64>,
@@ -46,24 +74,31 @@ pub struct Report {
     pub work: WorkFacts,
     /// The slowest requests after warm-up (at most [`SLOWEST`]), with their traces.
     pub slowest: Vec<TraceFacts>,
+    /// One entry per second of the load phase, warm-up included, by the second
+    /// the requests were scheduled in.
     pub per_second: Vec<Second>,
 }
 
 /// How many of the slowest requests the report traces.
 pub const SLOWEST: usize = crate::invariant::SLOWEST;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct WorkFacts {
+    /// Endpoint work done by every instance, in milliseconds.
     pub total_ms: f64,
+    /// The part of it done after the caller had stopped waiting, in milliseconds.
     pub wasted_ms: f64,
+    /// `wasted_ms / total_ms` (0 when no work was done).
     pub wasted_ratio: f64,
     /// Per service (file order): `{ total_ms, wasted_ms, wasted_ratio }`.
     pub services: IndexMap<String, WorkFigures>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct WorkFigures {
+    /// In milliseconds.
     pub total_ms: f64,
+    /// In milliseconds.
     pub wasted_ms: f64,
     pub wasted_ratio: f64,
 }
@@ -79,13 +114,16 @@ impl From<crate::record::Work> for WorkFigures {
 }
 
 /// One request and everything that served it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct TraceFacts {
     /// Its index in the workload: the `x-request-id` it carried.
     pub request: usize,
+    /// When the workload scheduled it, since the start of the load phase.
     pub scheduled_ms: f64,
+    /// From its scheduled time to its answer (or to the deadline).
     pub latency_ms: f64,
     /// `ok`, `degraded`, `error 502`, `failed`, `timeout`.
+    #[schemars(regex(pattern = r"^(ok|degraded|error [0-9]{3}|failed|timeout)$"))]
     pub outcome: String,
     /// Attempts made on its behalf at every hop, retries and hedges included.
     pub attempts: usize,
@@ -94,50 +132,78 @@ pub struct TraceFacts {
     pub hops: Vec<HopFacts>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct HopFacts {
+    /// The instance that served it: `ledger-2`.
     pub instance: String,
+    /// The endpoint: `/charge`.
     pub path: String,
     /// The attempt that called it (`gateway-1#12`), absent for the workload's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
     /// Since the request's scheduled time.
     pub start_ms: f64,
+    /// Since the request's scheduled time.
     pub end_ms: f64,
+    /// The endpoint's own work (not its calls), in milliseconds.
     pub work_ms: f64,
+    /// Work done after its caller stopped waiting, in milliseconds.
     pub wasted_ms: f64,
     /// `null` when the caller went away first.
     pub status: Option<u16>,
+    /// Why it answered as it did, when it is not the work: `injected error`,
+    /// `no time left` (its propagated deadline had passed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<&'static str>,
+    /// The calls it made, retries and hedges included.
     pub attempts: Vec<AttemptFacts>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct AttemptFacts {
+    /// Its number on the calling instance (`parent` of the hop it reached is
+    /// `<instance>#<id>`).
     pub id: u64,
+    /// The service called.
     pub service: String,
+    /// The instance it went to; empty when none was tried.
     pub to: String,
+    /// 0 for the first attempt, then 1, 2, ...
     pub retry: u32,
+    /// A hedged (duplicate) attempt.
     pub hedge: bool,
+    /// Since the request's scheduled time.
     pub start_ms: f64,
+    /// Since the request's scheduled time.
     pub end_ms: f64,
+    /// The HTTP status as text (`200`, `503`), `degraded`, or why it got none:
+    /// `timeout`, `cancelled`, `no-time`, ...
     pub outcome: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct WorkloadFacts {
+    /// The entry service.
     pub target: String,
+    /// The entry endpoint.
     pub path: String,
+    /// Requests per second.
     pub rate: f64,
+    #[schemars(extend("enum" = ["constant", "poisson"]))]
     pub arrival: &'static str,
+    /// How long the workload waits for an answer.
     pub deadline_ms: f64,
+    /// The load phase, in seconds.
     pub duration_s: f64,
+    /// The first part of the load phase that phases and most invariants leave out.
     pub warmup_s: f64,
+    /// Requests sent.
     pub offered: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One phase: when it was, and the figures of the requests scheduled in it
+/// (latencies in milliseconds).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PhaseFacts {
     /// `["2s..10s"]`; empty when the phase did not occur.
     pub spans: Vec<String>,
@@ -145,28 +211,39 @@ pub struct PhaseFacts {
     pub summary: Summary,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct FaultFacts {
+    /// Its place in the scenario's `[[faults]]`, from 0.
     pub index: usize,
+    #[schemars(extend("enum" = [
+        "kill", "restart", "pause", "latency", "loss", "partition", "isolate", "error"
+    ]))]
     pub kind: &'static str,
+    /// What it does, in words: `latency +150ms (jitter 20ms) on fraud-2`.
     pub detail: String,
+    /// Instances, or `a<->b` / `a->b` links, it touches.
     pub targets: Vec<String>,
+    /// When it started, in seconds of the load phase.
     pub start_s: f64,
     /// `null` when it lasted to the end.
     pub end_s: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ServiceFacts {
     /// Calls that reached the service, all instances, whole run.
     pub calls: u64,
     /// Calls per request offered by the workload.
     pub amplification: f64,
+    /// Calls per instance.
     pub instances: IndexMap<String, u64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One second of the load phase: the figures of the requests scheduled in it
+/// (latencies in milliseconds).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Second {
+    /// The second, from 0.
     pub t: u64,
     #[serde(flatten)]
     pub summary: Summary,

@@ -7,10 +7,13 @@
 //! - `meta.json`: the wall-clock facts (when, how long, versions, host).
 //! - `summary.md` ([`summary`]), `junit.xml` ([`junit`], one test case per
 //!   invariant), `latency.hlog` ([`hlog`], an HdrHistogram interval log).
+//! - [`schema`]: the JSON Schemas of `report.json` and `explore.json`,
+//!   generated from their structs (docs/schema.md).
 
 pub mod hlog;
 pub mod json;
 pub mod junit;
+pub mod schema;
 pub mod summary;
 
 use std::path::{Path, PathBuf};
