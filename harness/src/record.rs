@@ -15,6 +15,7 @@
 use std::time::Duration;
 
 use indexmap::IndexMap;
+pub use squall_fixture::AttemptOutcome;
 
 use crate::invariant::Figures;
 
@@ -144,8 +145,23 @@ pub struct Attempt {
     pub hedge: bool,
     pub start: Duration,
     pub end: Duration,
-    /// `200`, `503`, `timeout`, `error`, `cancelled`, `breaker-open`, `no-budget`, `no-time`.
-    pub outcome: String,
+    /// How it ended (reports write it `200`, `503`, `timeout`, `error`,
+    /// `cancelled`, `breaker-open`, `no-budget`, `no-time`: [`attempt_outcome`]).
+    pub outcome: AttemptOutcome,
+}
+
+/// How reports spell an attempt's outcome: its status, or what happened instead.
+pub fn attempt_outcome(outcome: AttemptOutcome) -> String {
+    match outcome {
+        AttemptOutcome::Status(status) => status.to_string(),
+        AttemptOutcome::Pending => "pending".into(),
+        AttemptOutcome::Timeout => "timeout".into(),
+        AttemptOutcome::Error => "error".into(),
+        AttemptOutcome::Cancelled => "cancelled".into(),
+        AttemptOutcome::BreakerOpen => "breaker-open".into(),
+        AttemptOutcome::NoBudget => "no-budget".into(),
+        AttemptOutcome::NoTime => "no-time".into(),
+    }
 }
 
 /// Endpoint work over a run, and the part of it nobody was waiting for.

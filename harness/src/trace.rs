@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use squall_fixture::{AttemptOutcome, Drained, Span};
+use squall_fixture::{Drained, Span};
 
 use crate::invariant::{Figures, HopKey};
 use crate::record::{Attempt, Hop, RequestRecord};
@@ -93,7 +93,7 @@ fn hop_of(instance: &str, span: &Span, at: &impl Fn(Duration) -> Duration) -> Ho
                 hedge: a.hedge,
                 start: at(a.start),
                 end: at(a.end.unwrap_or(end)),
-                outcome: outcome_name(a.outcome),
+                outcome: a.outcome,
             })
             .collect(),
     }
@@ -302,25 +302,12 @@ impl Joiner {
     }
 }
 
-fn outcome_name(outcome: AttemptOutcome) -> String {
-    match outcome {
-        AttemptOutcome::Status(status) => status.to_string(),
-        AttemptOutcome::Pending => "pending".into(),
-        AttemptOutcome::Timeout => "timeout".into(),
-        AttemptOutcome::Error => "error".into(),
-        AttemptOutcome::Cancelled => "cancelled".into(),
-        AttemptOutcome::BreakerOpen => "breaker-open".into(),
-        AttemptOutcome::NoBudget => "no-budget".into(),
-        AttemptOutcome::NoTime => "no-time".into(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
     use indexmap::IndexMap;
-    use squall_fixture::{AttemptSpan, Span};
+    use squall_fixture::{AttemptOutcome, AttemptSpan, Span};
 
     use super::*;
     use crate::invariant::Phases;

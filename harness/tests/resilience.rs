@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use squall::engine::RunOptions;
 use squall::invariant::{evaluate, Verdict};
-use squall::record::RunRecord;
+use squall::record::{AttemptOutcome, RunRecord};
 use squall::report::Report;
 use squall::scenario::{self, Expect, Scenario};
 
@@ -94,7 +94,10 @@ fn a_slow_replica_fails_p99_with_round_robin_and_holds_it_with_p2c_epsilon_greed
                 .collect();
             let hedges: Vec<_> = attempts.iter().filter(|a| a.hedge).collect();
             assert!(hedges.len() > 300, "{} hedges", hedges.len());
-            let cancelled = attempts.iter().filter(|a| a.outcome == "cancelled").count();
+            let cancelled = attempts
+                .iter()
+                .filter(|a| a.outcome == AttemptOutcome::Cancelled)
+                .count();
             assert!(cancelled > 300, "{cancelled} cancelled legs");
             for hops in &record.traces {
                 for hop in hops {
@@ -180,7 +183,7 @@ fn retries_without_a_budget_amplify_load_past_the_bound_and_a_budget_keeps_it_un
         .iter()
         .flatten()
         .flat_map(|h| &h.attempts)
-        .filter(|a| a.outcome == "no-budget")
+        .filter(|a| a.outcome == AttemptOutcome::NoBudget)
         .count();
     assert!(refused > 1000, "{refused} retries refused by the budget");
 }

@@ -444,7 +444,7 @@ fn slowest(figures: &Figures) -> Vec<TraceFacts> {
                                 hedge: a.hedge,
                                 start_ms: since(a.start),
                                 end_ms: since(a.end),
-                                outcome: a.outcome.clone(),
+                                outcome: crate::record::attempt_outcome(a.outcome),
                             })
                             .collect(),
                     })
