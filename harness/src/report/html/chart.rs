@@ -379,13 +379,21 @@ fn bars(
             .y_label_formatter(y_label)
             .draw()
             .map_err(err)?;
+        // Rectangles, not plotters' `Histogram`: that one sums its data in a
+        // HashMap and draws the bars in the map's (random) order, so the same
+        // report gave different bytes from one process to the next.
         chart
-            .draw_series(
-                Histogram::vertical(&chart)
-                    .style(color.filled())
-                    .margin(18)
-                    .data(values.iter().enumerate().map(|(i, v)| (i, v.1))),
-            )
+            .draw_series(values.iter().enumerate().map(|(i, v)| {
+                let mut bar = Rectangle::new(
+                    [
+                        (SegmentValue::Exact(i), 0.0),
+                        (SegmentValue::Exact(i + 1), v.1),
+                    ],
+                    color.filled(),
+                );
+                bar.set_margin(0, 0, 18, 18);
+                bar
+            }))
             .map_err(err)?;
         chart
             .draw_series(values.iter().enumerate().map(|(i, v)| {
