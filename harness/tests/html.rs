@@ -76,7 +76,10 @@ fn the_page_is_self_contained_and_shows_faults_verdicts_charts_and_traces() {
         assert!(page.contains(&html::esc(&v.message)), "{}", v.message);
     }
 
-    // Four charts: latency, outcomes, calls, wasted work; each an SVG.
+    // Four charts: latency, outcomes, calls, wasted work (drawn when some
+    // work was wasted, as here: ledger-1's kill and fraud-2's latency waste
+    // some); each an SVG.
+    assert!(report.work.wasted_ms > 0.0, "{:?}", report.work);
     let figures = charts(&page);
     assert_eq!(figures.len(), 4, "charts: {}", figures.len());
     for f in &figures {

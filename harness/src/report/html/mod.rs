@@ -367,11 +367,14 @@ fn services(s: &mut String, r: &Report) {
         ms_as_duration(r.work.wasted_ms),
         pct(r.work.wasted_ratio)
     );
-    chart(
-        s,
-        chart::wasted(r),
-        "the share of each service's endpoint work done for a caller that had already given up (timed out or cancelled).",
-    );
+    // With nothing wasted the chart would be empty axes: the sentence says it.
+    if r.work.wasted_ms > 0.0 {
+        chart(
+            s,
+            chart::wasted(r),
+            "the share of each service's endpoint work done for a caller that had already given up (timed out or cancelled).",
+        );
+    }
     if !r.degraded_by.is_empty() {
         s.push_str("<h3>Degraded answers by missing dependency</h3>\n<table><tr><th>dependency left out</th><th class=\"n\">degraded answers</th></tr>\n");
         for (name, n) in &r.degraded_by {
