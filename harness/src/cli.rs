@@ -56,7 +56,7 @@ enum Command {
     /// Each scenario runs in the deterministic simulator by default: the same
     /// scenario and seed give a byte-identical report.json. Reports go to
     /// reports/<scenario>/<run-id>/ (report.json, meta.json, summary.md,
-    /// junit.xml, latency.hlog). Before each run, the findings of `squall
+    /// junit.xml, latency.hlog, report.html). Before each run, the findings of `squall
     /// check` are printed on stderr; they do not stop the run. A scenario's
     /// `expect = "fail"` is printed but does not change the exit code.
     ///

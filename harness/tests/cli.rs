@@ -339,15 +339,18 @@ at = "5s"
         "summary.md",
         "junit.xml",
         "latency.hlog",
+        "report.html",
     ] {
         assert!(runs[0].join(file).is_file(), "{file} missing");
     }
-    let read = |p: &Path| std::fs::read(p.join("report.json")).unwrap();
-    assert_eq!(
-        read(&runs[0]),
-        read(&runs[1]),
-        "report.json differs between runs of one seed"
-    );
+    for file in ["report.json", "report.html"] {
+        let read = |p: &Path| std::fs::read(p.join(file)).unwrap();
+        assert_eq!(
+            read(&runs[0]),
+            read(&runs[1]),
+            "{file} differs between runs of one seed"
+        );
+    }
     let junit = std::fs::read_to_string(runs[0].join("junit.xml")).unwrap();
     assert_eq!(junit.matches("<testcase ").count(), 5, "{junit}");
     let hlog = std::fs::read_to_string(runs[0].join("latency.hlog")).unwrap();

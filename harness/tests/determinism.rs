@@ -1,5 +1,5 @@
 //! The determinism self-check: one scenario and seed, run twice, gives a
-//! byte-identical `report.json`; another seed gives another.
+//! byte-identical `report.json` and `report.html`; another seed gives another.
 //!
 //! This binary holds a single test on purpose. Two simulations running at the
 //! same moment on two threads of one process can diverge after a `kill`
@@ -30,9 +30,14 @@ fn the_same_seed_writes_byte_identical_reports_and_another_seed_does_not() {
             ..RunOptions::default()
         };
         let record = squall::sim::run(&scenario, &opts).unwrap();
-        Report::build(&scenario, &record, evaluate(&scenario, &record)).to_json()
+        let report = Report::build(&scenario, &record, evaluate(&scenario, &record));
+        (report.to_json(), squall::report::html::render(&report))
     };
-    let first = report(1);
-    assert_eq!(first, report(1), "same seed, different report.json");
-    assert_ne!(first, report(2), "another seed gave the same report.json");
+    let (json, html) = report(1);
+    let (again_json, again_html) = report(1);
+    assert_eq!(json, again_json, "same seed, different report.json");
+    assert_eq!(html, again_html, "same seed, different report.html");
+    let (other_json, other_html) = report(2);
+    assert_ne!(json, other_json, "another seed gave the same report.json");
+    assert_ne!(html, other_html, "another seed gave the same report.html");
 }

@@ -7,10 +7,15 @@
 //! - `meta.json`: the wall-clock facts (when, how long, versions, host).
 //! - `summary.md` ([`summary`]), `junit.xml` ([`junit`], one test case per
 //!   invariant), `latency.hlog` ([`hlog`], an HdrHistogram interval log).
+//! - `report.html` ([`html`]): one self-contained page, the timelines of
+//!   latency and outcomes with the fault windows shaded, the verdicts and the
+//!   slowest traces as waterfalls. Rendered from the report alone, so it is
+//!   as reproducible as `report.json`.
 //! - [`schema`]: the JSON Schemas of `report.json` and `explore.json`,
 //!   generated from their structs (docs/schema.md).
 
 pub mod hlog;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod schema;
@@ -78,6 +83,7 @@ pub fn write_all(
     put("summary.md", summary::render(report).into_bytes())?;
     put("junit.xml", junit::render(report).into_bytes())?;
     put("latency.hlog", hlog::render(latencies)?)?;
+    put("report.html", html::render(report).into_bytes())?;
     Ok(written)
 }
 

@@ -16,12 +16,12 @@ pub fn ms(v: f64) -> String {
 }
 
 /// Milliseconds as a duration in the terminal's style (`419.9s`, `23ms`).
-fn ms_as_duration(v: f64) -> String {
+pub(crate) fn ms_as_duration(v: f64) -> String {
     fmt_duration(std::time::Duration::from_secs_f64(v.max(0.0) / 1000.0))
 }
 
 /// Seconds as the terminal writes them (`2s`, `1.5s`).
-fn secs(v: f64) -> String {
+pub(crate) fn secs(v: f64) -> String {
     fmt_duration(std::time::Duration::from_secs_f64(v.max(0.0)))
 }
 

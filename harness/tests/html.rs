@@ -1,0 +1,139 @@
+//! `report.html`: what the page must show, checked on a real simulated run of
+//! `scenarios/card-auth.toml` (two faults, five invariants).
+//!
+//! It is self-contained (nothing fetched: no script, stylesheet, image or
+//! URL), shades and labels every fault in both timelines, shows every
+//! verdict with its evidence, holds the four charts and one waterfall per
+//! slow request, and escapes what the scenario file supplies. That the same
+//! seed writes the same bytes is checked where runs are repeated:
+//! `tests/determinism.rs` (in process) and `tests/cli.rs` (`squall run`).
+//!
+//! One test on purpose: it runs one simulation, and two simulations on two
+//! threads of one process can diverge after a `kill` (docs/simulator.md).
+
+use std::path::Path;
+
+use squall::engine::RunOptions;
+use squall::invariant::evaluate;
+use squall::report::html::{self, chart};
+use squall::report::Report;
+use squall::scenario;
+
+/// The `<figure class="chart">` blocks of a page, in order.
+fn charts(page: &str) -> Vec<&str> {
+    page.split("<figure class=\"chart\">")
+        .skip(1)
+        .map(|rest| rest.split("</figure>").next().unwrap_or(""))
+        .collect()
+}
+
+/// A colour as plotters writes it in SVG: `#76B7B2`.
+fn hex(r: u8, g: u8, b: u8) -> String {
+    format!("#{r:02X}{g:02X}{b:02X}")
+}
+
+#[test]
+fn the_page_is_self_contained_and_shows_faults_verdicts_charts_and_traces() {
+    let scenario = scenario::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios")
+            .join("card-auth.toml"),
+    )
+    .unwrap();
+    let opts = RunOptions {
+        seed: Some(1),
+        // Both faults (10s..30s, 15s..25s), their heals and a recovery window.
+        duration: Some(std::time::Duration::from_secs(35)),
+        ..RunOptions::default()
+    };
+    let record = squall::sim::run(&scenario, &opts).unwrap();
+    let report = Report::build(&scenario, &record, evaluate(&scenario, &record));
+    let page = html::render(&report);
+
+    // Self-contained: nothing for a browser to fetch.
+    assert!(page.starts_with("<!DOCTYPE html>\n"), "{}", &page[..80]);
+    for banned in [
+        "http://", "https://", "<script", "<link", "<img", " src=", "href=", "@import", "url(",
+    ] {
+        assert!(!page.contains(banned), "report.html contains `{banned}`");
+    }
+    assert_eq!(page.matches("<style>").count(), 1);
+
+    // The header: scenario, seed, backend and the verdict.
+    assert!(page.contains("<h1>card-auth <span class=\"badge pass\">PASS</span></h1>"));
+    assert!(page.contains("<dt>seed</dt><dd><code>1</code></dd>"));
+    assert!(page.contains("<dt>backend</dt><dd>sim</dd>"));
+
+    // Every verdict, with its evidence.
+    assert_eq!(report.invariants.len(), 5);
+    for v in &report.invariants {
+        let row = format!(
+            "<td class=\"held\">HELD</td><td>{}</td><td>{}</td>",
+            html::esc(&v.label),
+            html::esc(&v.during)
+        );
+        assert!(page.contains(&row), "no row `{row}`");
+        assert!(page.contains(&html::esc(&v.message)), "{}", v.message);
+    }
+
+    // Four charts: latency, outcomes, calls, wasted work (drawn when some
+    // work was wasted, as here: ledger-1's kill and fraud-2's latency waste
+    // some); each an SVG.
+    assert!(report.work.wasted_ms > 0.0, "{:?}", report.work);
+    let figures = charts(&page);
+    assert_eq!(figures.len(), 4, "charts: {}", figures.len());
+    for f in &figures {
+        assert_eq!(f.matches("<svg ").count(), 1);
+        assert!(f.contains("</svg>"));
+    }
+    // Both timelines: one shaded window and one label per fault, the
+    // deadline in the latency chart's legend.
+    assert_eq!(report.faults.len(), 2);
+    for timeline in &figures[..2] {
+        for f in &report.faults {
+            let c = chart::FAULT_HUES[f.index];
+            let shade = format!("opacity=\"0.2\" fill=\"{}\"", hex(c.0, c.1, c.2));
+            assert_eq!(timeline.matches(&shade).count(), 1, "shade of fault {f:?}");
+            let label = format!(">\n{}\n</text>", html::esc(&chart::fault_label(f)));
+            assert_eq!(timeline.matches(&label).count(), 1, "label of {f:?}");
+        }
+    }
+    // The legends are HTML above the charts.
+    assert!(page.contains("</i>deadline 200ms</span>"));
+    for name in [
+        "p50", "p99", "max", "ok", "degraded", "error", "failed", "timeout",
+    ] {
+        assert!(page.contains(&format!("</i>{name}</span>")), "{name}");
+    }
+    for svc in report.services.keys() {
+        assert!(figures[2].contains(&format!(">\n{svc}\n</text>")), "{svc}");
+    }
+
+    // The fault timeline table and a waterfall per slow request.
+    for f in &report.faults {
+        assert!(page.contains(&format!("<td>{}</td>", html::esc(&f.detail))));
+    }
+    assert_eq!(report.slowest.len(), 10);
+    assert_eq!(
+        page.matches("<svg class=\"waterfall\"").count(),
+        report.slowest.len()
+    );
+    for t in &report.slowest {
+        assert!(page.contains(&format!("aria-label=\"trace of request {}\"", t.request)));
+    }
+
+    // What the scenario file supplies is escaped, and a failure shows red.
+    let mut hostile = report.clone();
+    hostile.description = "<script>alert('x')</script> & co".into();
+    let svc = hostile.services.shift_remove("ledger").unwrap();
+    hostile.services.insert("<b>ledger</b>".into(), svc);
+    hostile.verdict = "fail";
+    hostile.invariants[0].held = false;
+    let page = html::render(&hostile);
+    assert!(!page.contains("<script"));
+    assert!(!page.contains("<b>ledger</b>"));
+    assert!(page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co"));
+    assert!(page.contains("&lt;b&gt;ledger&lt;/b&gt;"));
+    assert!(page.contains("<span class=\"badge fail\">FAIL</span>"));
+    assert!(page.contains("<td class=\"failed\">FAILED</td><td>answered</td>"));
+}
