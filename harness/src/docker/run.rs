@@ -29,6 +29,26 @@ use crate::workload::arrivals;
 /// Time between the end of setup and the first scheduled request.
 const LEAD: Duration = Duration::from_millis(200);
 
+/// How often a Docker run says how far its load phase is (real time, so a
+/// plain line suits a terminal and a CI log alike).
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// Prints `Running  10s of 60s of load` every [`PROGRESS_EVERY`] from `start`
+/// until aborted.
+async fn progress_lines(start: Instant, duration: Duration) {
+    let mut every = tokio::time::interval_at(start + PROGRESS_EVERY, PROGRESS_EVERY);
+    loop {
+        let now = every.tick().await;
+        let done = now.saturating_duration_since(start).min(duration);
+        eprintln!(
+            "{:>12}  {}s of {}s of load",
+            "Running",
+            done.as_secs(),
+            duration.as_secs()
+        );
+    }
+}
+
 /// A run id: short, unique enough on one engine, usable in container names
 /// and nft table names (`[a-z0-9]`).
 pub fn new_run_id() -> String {
@@ -205,6 +225,9 @@ async fn run_async(
         start,
     ));
     let driver_abort = driver.abort_handle();
+    let ticker = opts
+        .progress
+        .then(|| tokio::spawn(progress_lines(start, duration)));
     let docker = session.docker.clone();
     let containers: Vec<String> = session
         .instances
@@ -224,6 +247,9 @@ async fn run_async(
     };
 
     driver_abort.abort();
+    if let Some(ticker) = ticker {
+        ticker.abort();
+    }
     super::abort::stand_still_while_healing().await;
     // A container removed from outside surfaces as whatever touched it first
     // (the event, a 404, nft finding no process): name it, whichever it was.
