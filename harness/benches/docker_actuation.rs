@@ -14,14 +14,18 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 use squall::docker::journal::Journal;
 use squall::docker::run::{new_run_id, specs};
 use squall::docker::session::Session;
-use squall::engine::Step;
+use squall::engine::Desired;
 use squall::fault::{Effect, WORKLOAD_HOST};
 use squall::record::Outcome;
+use squall::scenario::Scenario;
+use squall_fixture::{HttpClient, Tokio};
 use tokio::time::Instant;
 
 const PAIR: &str = r#"
@@ -128,11 +132,11 @@ fn main() {
             for _ in 0..ROUNDS {
                 let at = Instant::now() + Duration::from_millis(20);
                 tokio::time::sleep_until(at).await;
-                s.apply(&Step::injecting(effects), at).await.expect("inject");
+                s.reconcile(&Desired::of(effects), &[], at).await.expect("inject");
                 inject.push(Instant::now() - at);
                 let at = Instant::now() + Duration::from_millis(20);
                 tokio::time::sleep_until(at).await;
-                s.apply(&Step::healing(effects), at).await.expect("heal");
+                s.heal_all().await.expect("heal");
                 heal.push(Instant::now() - at);
             }
             inject.sort();
@@ -163,7 +167,7 @@ fn main() {
         match (wrk(&url, 2, 64, 5), wrk(&url, 1, 1, 5)) {
             (Some((wrk_max, _)), Some((_, wrk_p50))) => {
                 // The light rate first: the sweep below ends by overloading b-1.
-                let (_, light_p50) = driver_at_path(&b_w, 200.0, 5).await;
+                let (_, light_p50) = driver_at_path(&scenario, &b_w, 200.0, 5).await;
                 println!(
                     "  median latency: driver at 200 req/s {:.3}ms, wrk on one connection {:.3}ms; ratio {:.2}",
                     ms(light_p50),
@@ -173,7 +177,7 @@ fn main() {
                 let mut sustained = 0.0;
                 let mut rate = 1000.0;
                 while rate <= 32_000.0 {
-                    let (ok, _) = driver_at_path(&b_w, rate, 3).await;
+                    let (ok, _) = driver_at_path(&scenario, &b_w, rate, 3).await;
                     if ok < 0.99 {
                         break;
                     }
@@ -212,22 +216,48 @@ fn main() {
 }
 
 /// The driver at `rate` for `seconds` on `/y`: (fraction answered ok in time, p50 latency).
-async fn driver_at_path(authority: &str, rate: f64, seconds: u64) -> (f64, Duration) {
-    let schedule = squall::workload::arrivals(
-        rate,
-        squall::scenario::Arrival::Constant,
-        Duration::from_secs(seconds),
-        1,
-    );
+async fn driver_at_path(
+    scenario: &Scenario,
+    authority: &str,
+    rate: f64,
+    seconds: u64,
+) -> (f64, Duration) {
+    use squall::engine::backend::Load;
+    use squall::engine::collect::{Answers, Collector};
+    let duration = Duration::from_secs(seconds);
+    let services = squall::fault::instances(scenario);
+    let instances = services.values().flatten().cloned().collect();
+    let figures = squall::invariant::Figures::new(scenario, duration, &[], &services);
+    let deadline = Duration::from_secs(1);
+    let answers = Answers::new(Collector::new(figures, instances, deadline, true));
+    let load = Load {
+        targets: vec![authority.to_owned()],
+        path: "/y".to_owned(),
+        deadline,
+        schedule: squall::workload::Arrivals::new(
+            rate,
+            squall::scenario::Arrival::Constant,
+            duration,
+            1,
+        ),
+        answers: answers.clone(),
+    };
     let start = Instant::now() + Duration::from_millis(100);
-    let records = squall::docker::driver::drive(
+    let stop = Arc::new(AtomicBool::new(false));
+    squall::engine::load::drive(
+        HttpClient::<Tokio>::new(),
+        load,
         vec![authority.to_owned()],
-        "/y".to_owned(),
-        Duration::from_secs(1),
-        schedule,
         start,
+        stop,
+        squall::engine::load::Threads,
     )
     .await;
+    let records = answers
+        .into_inner()
+        .expect("the driver is done")
+        .finish(Vec::new())
+        .requests;
     let ok = records.iter().filter(|r| r.outcome == Outcome::Ok).count() as f64
         / records.len().max(1) as f64;
     let mut lat: Vec<Duration> = records.iter().map(|r| r.latency).collect();

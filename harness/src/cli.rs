@@ -2,6 +2,8 @@
 //! are printed (results on stdout, progress and diagnostics on stderr).
 
 mod check;
+pub mod panic;
+mod progress;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,7 +14,7 @@ use anstyle::{AnsiColor, Style};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use squall::check::CheckOptions;
-use squall::engine::{Backend, RunError, RunOptions, Shortening};
+use squall::engine::{BackendKind, RunError, RunOptions, Shortening};
 use squall::exit;
 use squall::report::{self, fmt_duration, hlog, Meta, Report};
 use squall::scenario::{self, Expect, Scenario};
@@ -197,8 +199,8 @@ struct RunArgs {
     #[arg(required = true, value_name = "SCENARIO")]
     scenarios: Vec<PathBuf>,
     /// Where the run happens: the deterministic simulator, or real containers.
-    #[arg(long, value_enum, default_value_t = Backend::Sim)]
-    backend: Backend,
+    #[arg(long, value_enum, default_value_t = BackendKind::Sim)]
+    backend: BackendKind,
     /// Seed of every random choice; overrides the scenario's `seed`.
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
@@ -318,7 +320,7 @@ fn run(args: RunArgs) -> i32 {
     // The simulator never awaits a signal: Ctrl-C and SIGTERM set a flag it
     // polls between steps, so the run stops with a report (the Docker backend
     // handles the signals itself, and heals first).
-    if args.backend == Backend::Sim {
+    if args.backend == BackendKind::Sim {
         if let Err(e) = squall::interrupt::install() {
             eprintln!("{NOTE}warning{NOTE:#}: Ctrl-C will not stop cleanly: {e}");
         }
@@ -416,17 +418,17 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
         seed: Some(seed),
         duration: args.duration,
         out: args.out.clone(),
-        progress: true,
+        progress: Some(progress::reporter()),
         figures_only: true,
     };
     let started = SystemTime::now();
     let clock = Instant::now();
     let record = match args.backend {
-        Backend::Sim => squall::sim::run(scenario, &opts)?,
-        Backend::Docker => squall::docker::run(scenario, &opts)?,
+        BackendKind::Sim => squall::sim::run(scenario, &opts)?,
+        BackendKind::Docker => squall::docker::run(scenario, &opts)?,
     };
     let mut verdicts = squall::invariant::evaluate(scenario, &record);
-    let interrupted = args.backend == Backend::Sim && squall::interrupt::requested();
+    let interrupted = args.backend == BackendKind::Sim && squall::interrupt::requested();
     let cause = if interrupted {
         Some(format!(
             "(hint: the run was interrupted after {} of load, before this could be judged)",
@@ -487,7 +489,7 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
     };
     // A simulated run has no wall-clock start, and a fixed one keeps its hlog
     // reproducible; a Docker run's log starts when the run did.
-    let epoch = if record.backend == Backend::Sim {
+    let epoch = if record.backend == BackendKind::Sim {
         hlog::SIM_EPOCH_S
     } else {
         started
@@ -505,7 +507,7 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
         "{}  {held} held, {failed} failed in {} {} ({:.1}s wall)  -> {}/",
         verb(if failed == 0 { GOOD } else { BAD }, "Summary"),
         fmt_duration(record.duration),
-        if record.backend == Backend::Sim {
+        if record.backend == BackendKind::Sim {
             "simulated"
         } else {
             "on docker"
@@ -541,7 +543,7 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
             verb(NOTE, "Rerun"),
             report::invocation(),
             scenario.path.display(),
-            if record.backend == Backend::Docker {
+            if record.backend == BackendKind::Docker {
                 " --backend docker"
             } else {
                 ""

@@ -8,6 +8,8 @@ fn main() {
     // in `FAILPOINTS` take effect. Elsewhere the variable is never read.
     let _failpoints = fail::has_failpoints().then(fail::FailScenario::setup);
     // A panic during a Docker run heals it and exits 101 (docs/docker.md).
-    squall::docker::abort::install_panic_hook();
-    squall::docker::abort::exit(cli::main());
+    cli::panic::install();
+    let code = cli::main();
+    squall::docker::abort::wait_while_healing();
+    std::process::exit(code);
 }

@@ -89,7 +89,7 @@ pub struct AppliedFault {
 #[derive(Debug, Clone, Default)]
 pub struct RunRecord {
     /// The backend that ran it.
-    pub backend: crate::engine::Backend,
+    pub backend: crate::engine::BackendKind,
     /// The seed every random choice came from.
     pub seed: u64,
     /// Length of the load phase.

@@ -232,10 +232,18 @@ impl Joiner {
         self.busy.clear();
     }
 
-    /// Adds what instance number `instance` handed over.
+    /// Adds what instance number `instance` handed over, its times on the
+    /// simulation clock.
     pub fn add(&mut self, instance: usize, drained: Drained) {
         let load_start = self.load_start;
-        let at = |t: Duration| t.saturating_sub(load_start);
+        self.add_on(instance, drained, &|t: Duration| {
+            t.saturating_sub(load_start)
+        });
+    }
+
+    /// Adds what instance number `instance` handed over; `at` maps its span
+    /// times onto the load phase (an instance's own clock, on Docker).
+    pub fn add_on(&mut self, instance: usize, drained: Drained, at: &dyn Fn(Duration) -> Duration) {
         for id in &drained.busy {
             if let Ok(i) = id.parse::<usize>() {
                 self.busy.insert(i);

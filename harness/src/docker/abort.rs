@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | normally, or an error (engine, vanished container) | the run itself, then [`Armed`] if its teardown failed | 0/1, 3 |
 //! | Ctrl-C, SIGTERM | the run itself (`run.rs` stops the load phase) | 4 |
-//! | a panic, on any thread or tokio task, unwinding or aborting | the panic hook of [`install_panic_hook`] | [`crate::exit::PANICKED`] |
+//! | a panic, on any thread or tokio task, unwinding or aborting | the `squall` binary's panic hook ([`runs_to_heal_after_panic`]) | [`crate::exit::PANICKED`] |
 //! | a panic where no hook is installed (the library in a test) | [`Armed`], dropped while unwinding | the caller's |
 //! | SIGKILL | nothing can run: `squall heal` later ([`super::heal`]) | 137 |
 //!
@@ -85,9 +85,9 @@ impl Drop for Armed {
                 live().remove(&run);
                 return;
             }
-            eprintln!("{:>12}  run {run} after an abort", "Healing");
+            tracing::warn!(run, "healing the run after an abort");
             if let Err(e) = heal::heal_run_blocking(&run) {
-                eprintln!("error: cannot heal run {run}: {e} (hint: `squall heal --run {run}`)");
+                tracing::error!(run, error = %e, "cannot heal the run (hint: `squall heal --run {run}`)");
             }
             live().remove(&run);
         }
@@ -107,66 +107,38 @@ pub async fn stand_still_while_healing() {
     }
 }
 
-/// Ends the process with `code`, unless a panic hook is healing a run: then
-/// that hook ends it (with [`crate::exit::PANICKED`]) once the heal is done.
+/// Returns at once, unless a panic hook is healing a run: then never (that
+/// hook ends the process, with [`crate::exit::PANICKED`], once the heal is
+/// done). `main` calls it before it exits.
 ///
 /// A panic in a task leaves the run going on other threads; if the run
 /// ended and `main` exited meanwhile, the heal would be cut short.
-pub fn exit(code: i32) -> ! {
+pub fn wait_while_healing() {
     while HEALING.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_secs(1));
     }
-    std::process::exit(code)
 }
 
-/// Installs a panic hook that, when a Docker run is live, prints the panic as
-/// usual, heals every live run by its labels and exits with
-/// [`crate::exit::PANICKED`]. With no live run it only prints the panic.
+/// For a panic hook: the runs of this process live on the engine, to heal
+/// by their labels ([`heal::heal_run_blocking`]) before the process ends.
+/// Empty when there is none, or on the thread that heals (a panic there
+/// must unwind). Never returns when another thread's panic is already
+/// healing: that thread ends the process, and unwinding here could race it.
 ///
-/// For the `squall` binary: the hook ends the process, which a library must
-/// not do to its caller.
-pub fn install_panic_hook() {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        previous(info);
-        if std::thread::current().name() == Some(HEAL_THREAD) {
-            return;
+/// The `squall` binary's hook (`cli/panic.rs`) prints, heals and exits with
+/// [`crate::exit::PANICKED`]; a library must not end its caller's process.
+pub fn runs_to_heal_after_panic() -> Vec<String> {
+    if std::thread::current().name() == Some(HEAL_THREAD) {
+        return Vec::new();
+    }
+    let runs: Vec<String> = live().iter().cloned().collect();
+    if runs.is_empty() {
+        return runs;
+    }
+    if HEALING.swap(true, Ordering::SeqCst) {
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
         }
-        let runs: Vec<String> = live().iter().cloned().collect();
-        if runs.is_empty() {
-            return;
-        }
-        if HEALING.swap(true, Ordering::SeqCst) {
-            // Another thread panicked first and is healing; it ends the
-            // process. Unwinding here could race its heal.
-            loop {
-                std::thread::sleep(Duration::from_secs(1));
-            }
-        }
-        let mut healed = true;
-        for run in &runs {
-            eprintln!("{:>12}  run {run} after a panic", "Healing");
-            match heal::heal_run_blocking(run) {
-                Ok(h) => eprintln!(
-                    "{:>12}  run {run}: {} container(s) removed, {} unpaused, nothing of it is left on the engine",
-                    "Healed",
-                    h.containers.len(),
-                    h.unpaused.len()
-                ),
-                Err(e) => {
-                    healed = false;
-                    eprintln!("error: cannot heal run {run}: {e} (hint: `squall heal --run {run}`)");
-                }
-            }
-        }
-        eprintln!(
-            "error: squall panicked during a Docker run (a bug in squall; the message above says where){}",
-            if healed {
-                "; every fault was healed"
-            } else {
-                ""
-            }
-        );
-        std::process::exit(crate::exit::PANICKED);
-    }));
+    }
+    runs
 }

@@ -27,7 +27,6 @@ pub mod abort;
 pub mod call;
 pub mod container;
 pub mod doctor;
-pub mod driver;
 pub mod endpoint;
 pub mod heal;
 pub mod image;

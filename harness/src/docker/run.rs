@@ -1,53 +1,39 @@
-//! One scenario on the engine, from the first container to the last removal.
+//! One scenario on the engine, from the first container to the last removal:
+//! the [`Backend`] Docker is, run by the run core ([`core::run`]).
 //!
-//! The order: reach the engine, check the images, plan, open the journal,
-//! create the topology, then run the workload and the fault schedule side by
-//! side on real time, heal every fault, read the instances' counters and
-//! spans (joined into traces as in the simulator), and remove everything.
+//! The order: reach the engine, check the images, open the journal, create
+//! the topology, then (the core's loop) run the workload and the fault
+//! schedule side by side on real time, heal every fault, read the instances'
+//! counters and spans, and remove everything.
 //! Ctrl-C and SIGTERM stop the load phase and still heal; so does a container
 //! removed from outside ([`super::watch`]); a panic or an early return is
 //! healed by the run's labels ([`super::abort`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use squall_fixture::{Drained, HttpClient, Tokio};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::abort::Armed;
 use super::image::FIXTURE_IMAGE;
 use super::journal::Journal;
-use super::session::{InstanceSpec, Session};
-use super::{call, connect, image, journal, watch, DockerError};
-use crate::engine::{Backend, RunError, RunOptions, Timeline};
+use super::session::{Actuation, InstanceSpec, Session};
+use super::{call, connect, image, journal, watch};
+use crate::engine::backend::{Received, Setup, Spans};
+use crate::engine::load::{self, Threads};
+use crate::engine::{self as core, Backend, BackendKind, Desired, Progress, RunError, RunOptions};
 use crate::fault::{self, Effect, PlannedFault};
-use crate::record::{AppliedFault, RunRecord};
+use crate::record::RunRecord;
 use crate::scenario::{Scenario, Service};
 use crate::topology::{derive_seed, instance_configs};
-use crate::trace::Traces;
-use crate::workload::arrivals;
 
 /// Time between the end of setup and the first scheduled request.
 const LEAD: Duration = Duration::from_millis(200);
-
-/// How often a Docker run says how far its load phase is (real time, so a
-/// plain line suits a terminal and a CI log alike).
-const PROGRESS_EVERY: Duration = Duration::from_secs(5);
-
-/// Prints `Running  10s of 60s of load` every [`PROGRESS_EVERY`] from `start`
-/// until aborted.
-async fn progress_lines(start: Instant, duration: Duration) {
-    let mut every = tokio::time::interval_at(start + PROGRESS_EVERY, PROGRESS_EVERY);
-    loop {
-        let now = every.tick().await;
-        let done = now.saturating_duration_since(start).min(duration);
-        eprintln!(
-            "{:>12}  {}s of {}s of load",
-            "Running",
-            done.as_secs(),
-            duration.as_secs()
-        );
-    }
-}
 
 /// A run id: short, unique enough on one engine, usable in container names
 /// and nft table names (`[a-z0-9]`).
@@ -70,20 +56,285 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError
 pub fn run_with(
     scenario: &Scenario,
     opts: &RunOptions,
-    actuations: impl FnOnce(&[super::session::Actuation]),
+    actuations: impl FnOnce(&[Actuation]) + Send + 'static,
 ) -> Result<RunRecord, RunError> {
     // Dropped after the runtime, so a panic unwinding out of `block_on`
     // heals once every task of the run has stopped.
-    let armed = Armed::default();
+    let armed = Arc::new(Armed::default());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| RunError::Backend(format!("cannot start the tokio runtime: {e}")))?;
-    let result = runtime.block_on(run_async(scenario, opts, &armed, actuations));
+    let extra = Extra {
+        armed: armed.clone(),
+        actuations: Box::new(actuations),
+    };
+    let result = runtime.block_on(core::run::<Engine>(
+        BackendKind::Docker,
+        scenario,
+        opts,
+        extra,
+    ));
     drop(runtime);
     drop(armed);
     result
+}
+
+/// Told of a run's fault actuations before its teardown (the benchmark).
+pub type OnActuations = Box<dyn FnOnce(&[Actuation]) + Send>;
+
+/// What a Docker run needs beyond the scenario.
+pub struct Extra {
+    /// Heals the run by its labels if it ends without tearing down.
+    armed: Arc<Armed>,
+    /// Told of every fault actuation before teardown.
+    actuations: OnActuations,
+}
+
+/// A run's topology on the engine: the [`Backend`] Docker is.
+pub struct Engine {
+    session: Session,
+    run: String,
+    extra: Extra,
+    /// The load phase's first instant.
+    start: Instant,
+    driver: JoinHandle<()>,
+    stop: Arc<AtomicBool>,
+    /// Ctrl-C, SIGTERM or a container removed from outside, as the error
+    /// that ends the run.
+    interrupted: oneshot::Receiver<RunError>,
+    watcher: JoinHandle<()>,
+    /// Every instance's position in topology order.
+    positions: HashMap<String, usize>,
+    containers: Vec<String>,
+    /// Instances whose nft rules were deleted without the engine.
+    cleared: Vec<String>,
+}
+
+impl Backend for Engine {
+    type Extra = Extra;
+
+    async fn up(setup: Setup<'_>, extra: Extra) -> Result<Self, RunError> {
+        let Setup {
+            scenario,
+            opts,
+            seed,
+            plan,
+            load,
+            ..
+        } = setup;
+        let specs = specs(scenario, seed)?;
+        let (docker, _) = connect().await?;
+        let images: BTreeSet<&String> = specs.iter().map(|s| &s.image).collect();
+        for i in images {
+            image::ensure(&docker, i).await?;
+        }
+        let run = new_run_id();
+        let journal = Journal::create(&run).map_err(|e| {
+            RunError::Backend(format!(
+                "cannot write the journal in {}: {e}",
+                super::journal::dir().display()
+            ))
+        })?;
+        extra.armed.arm(&run);
+        if let Some(progress) = &opts.progress {
+            progress.report(&Progress::DockerRun {
+                run: run.clone(),
+                journal: journal.path().to_owned(),
+            });
+        }
+        let created = tokio::select! {
+            s = Session::create(docker, &run, journal, specs, intercepted(plan)) => s,
+            sig = signalled() => return Err(RunError::Aborted(format!("{sig} during setup; the run was healed"))),
+        };
+        // What the setup created is in the journal; say what is left.
+        let session = created.map_err(|e| wedged(&run, &[]).unwrap_or_else(|| e.into()))?;
+
+        let authorities = load
+            .targets
+            .iter()
+            .filter_map(|i| session.authority(i))
+            .collect();
+        let start = Instant::now() + LEAD;
+        let stop = Arc::new(AtomicBool::new(false));
+        let driver = tokio::spawn(load::drive(
+            HttpClient::<Tokio>::new(),
+            load,
+            authorities,
+            start,
+            stop.clone(),
+            Threads,
+        ));
+        let (tell, interrupted) = oneshot::channel();
+        let (docker, id) = (session.docker.clone(), run.clone());
+        let watcher = tokio::spawn(async move {
+            let error = tokio::select! {
+                sig = signalled() => RunError::Aborted(format!("{sig} during the run; every fault was healed")),
+                gone = watch::vanished(&docker, &id) => gone.into(),
+            };
+            let _ = tell.send(error);
+        });
+        let positions = fault::instances(scenario)
+            .into_values()
+            .flatten()
+            .enumerate()
+            .map(|(i, name)| (name, i))
+            .collect();
+        let containers = session
+            .instances
+            .values()
+            .map(|i| i.container.clone())
+            .collect();
+        // The plan is on the load phase's clock: nothing is due before it.
+        tokio::time::sleep_until(start).await;
+        Ok(Engine {
+            session,
+            run,
+            extra,
+            start,
+            driver,
+            stop,
+            interrupted,
+            watcher,
+            positions,
+            containers,
+            cleared: Vec::new(),
+        })
+    }
+
+    fn now(&self) -> Duration {
+        Instant::now().saturating_duration_since(self.start)
+    }
+
+    async fn advance(&mut self, until: Duration) -> Result<bool, RunError> {
+        tokio::select! {
+            () = tokio::time::sleep_until(self.start + until) => Ok(true),
+            done = &mut self.driver => match done {
+                Ok(()) => Ok(false),
+                Err(e) => Err(RunError::Backend(format!("the workload driver failed: {e}"))),
+            },
+            e = &mut self.interrupted => Err(stopped(e)),
+        }
+    }
+
+    async fn reconcile(
+        &mut self,
+        want: &Desired,
+        restarts: &[String],
+        at: Duration,
+    ) -> Result<(), RunError> {
+        super::abort::stand_still_while_healing().await;
+        tokio::select! {
+            r = self.session.reconcile(want, restarts, self.start + at) => r?,
+            e = &mut self.interrupted => return Err(stopped(e)),
+        }
+        // Test builds only (see `abort`): panic here, or in a task of its own,
+        // with the fault just applied.
+        fail::fail_point!(super::abort::FAIL_AFTER_FAULT);
+        if fail::has_failpoints() {
+            drop(tokio::spawn(async {
+                fail::fail_point!(super::abort::FAIL_TASK_AFTER_FAULT);
+            }));
+        }
+        Ok(())
+    }
+
+    fn stop_load(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// The instances' spans are read once, at the end (and from each life
+    /// before its kill): a fixture keeps them until asked.
+    async fn spans(&mut self, all: bool) -> Vec<Spans> {
+        if !all {
+            return Vec::new();
+        }
+        let start = self.start;
+        let mut out = Vec::new();
+        for mut life in self.session.spans().await {
+            let Some(&instance) = self.positions.get(&life.instance) else {
+                continue;
+            };
+            let spans = std::mem::take(&mut life.spans);
+            out.push(Spans {
+                instance,
+                drained: Drained {
+                    spans: (0..).zip(spans).collect(),
+                    busy: Vec::new(),
+                },
+                on_load: Box::new(move |t| life.since(t, start)),
+            });
+        }
+        out
+    }
+
+    async fn received(&mut self) -> Received {
+        self.session.received().await
+    }
+
+    async fn end(&mut self, ran: Result<(), RunError>) -> Result<(), RunError> {
+        self.driver.abort();
+        self.watcher.abort();
+        super::abort::stand_still_while_healing().await;
+        let docker = self.session.docker.clone();
+        // A container removed from outside surfaces as whatever touched it first
+        // (the event, a 404, nft finding no process): name it, whichever it was.
+        let outcome = match ran {
+            Err(RunError::Aborted(m)) => Err(RunError::Aborted(m)),
+            other => match watch::missing(&docker, &self.run, &self.containers).await {
+                Some(gone) => Err(RunError::Backend(format!(
+                    "{gone}; the run stopped, healed its faults and removed the rest"
+                ))),
+                // A container stopped under squall's feet makes every verdict
+                // about the topology the scenario describes meaningless.
+                None => match self.session.stopped_from_outside().await {
+                    Some(stopped) => Err(RunError::Backend(format!(
+                        "{stopped}\nthe run healed its faults and removed the rest; its verdicts are not reported"
+                    ))),
+                    None => other,
+                },
+            },
+        };
+        // Whatever happened: heal.
+        let healed = self.session.heal_all().await;
+        // An engine that stopped answering cannot undo pauses or remove
+        // containers; what lives in the containers' namespaces and in this
+        // process can still go.
+        if call::not_answering().is_some() {
+            self.cleared = self.session.heal_without_engine().await;
+        }
+        outcome?;
+        healed.map_err(RunError::from)
+    }
+
+    async fn down(self, ended: Result<(), RunError>) -> Result<(), RunError> {
+        let Engine {
+            session,
+            run,
+            extra,
+            cleared,
+            ..
+        } = self;
+        (extra.actuations)(&session.actuations);
+        let removed = session.teardown().await;
+        if removed.is_ok() {
+            // Every container and the network are gone, and with the containers
+            // their pauses and nft tables: nothing is left to heal.
+            extra.armed.disarm();
+        }
+        // An engine that stopped answering is what every other failure came from.
+        if let Some(e) = wedged(&run, &cleared) {
+            return Err(e);
+        }
+        ended?;
+        removed.map_err(RunError::from)
+    }
+}
+
+/// The error an interruption ends the run with.
+fn stopped(told: Result<RunError, oneshot::error::RecvError>) -> RunError {
+    told.unwrap_or_else(|_| RunError::Backend("the run's watch on the engine ended".into()))
 }
 
 /// The image `service` runs: its own `[services.X.docker] image`, else
@@ -157,166 +408,6 @@ async fn signalled() -> &'static str {
     }
 }
 
-async fn run_async(
-    scenario: &Scenario,
-    opts: &RunOptions,
-    armed: &Armed,
-    actuations: impl FnOnce(&[super::session::Actuation]),
-) -> Result<RunRecord, RunError> {
-    let seed = opts.seed.unwrap_or(scenario.seed);
-    let duration = opts.duration.unwrap_or(scenario.duration);
-    // `--duration` was checked by the CLI; a caller of the library may pass anything.
-    crate::scenario::limits::check_requests(scenario.workload.rate, duration)
-        .map_err(|e| RunError::Unsupported(e.to_string()))?;
-    // The CLI checked this when it loaded the file; a caller of the library
-    // may not have.
-    Backend::Docker
-        .check(scenario)
-        .map_err(|e| RunError::Unsupported(e.to_string()))?;
-    let specs = specs(scenario, seed)?;
-    let plan = fault::plan(scenario, seed, duration);
-    let (docker, _) = connect().await?;
-    let images: BTreeSet<&String> = specs.iter().map(|s| &s.image).collect();
-    for i in images {
-        image::ensure(&docker, i).await?;
-    }
-
-    let run = new_run_id();
-    let journal = Journal::create(&run).map_err(|e| {
-        RunError::Backend(format!(
-            "cannot write the journal in {}: {e}",
-            super::journal::dir().display()
-        ))
-    })?;
-    armed.arm(&run);
-    if opts.progress {
-        eprintln!(
-            "{:>12}  run {run} (journal {})",
-            "Docker",
-            journal.path().display()
-        );
-    }
-    let created = tokio::select! {
-        s = Session::create(docker, &run, journal, specs, intercepted(&plan)) => s,
-        sig = signalled() => return Err(RunError::Aborted(format!("{sig} during setup; the run was healed"))),
-    };
-    let mut session = match created {
-        Ok(session) => session,
-        // What the setup created is in the journal; say what is left.
-        Err(e) => return Err(wedged(&run, &[]).unwrap_or_else(|| e.into())),
-    };
-
-    let targets: Vec<String> = fault::instances(scenario)
-        .get(&scenario.workload.target)
-        .map(|v| v.iter().filter_map(|i| session.authority(i)).collect())
-        .unwrap_or_default();
-    let schedule = arrivals(
-        scenario.workload.rate,
-        scenario.workload.arrival,
-        duration,
-        derive_seed(seed, 0),
-    );
-    let start = Instant::now() + LEAD;
-    let driver = tokio::spawn(super::driver::drive(
-        targets,
-        scenario.workload.path.clone(),
-        scenario.workload.deadline,
-        schedule,
-        start,
-    ));
-    let driver_abort = driver.abort_handle();
-    let ticker = opts
-        .progress
-        .then(|| tokio::spawn(progress_lines(start, duration)));
-    let docker = session.docker.clone();
-    let containers: Vec<String> = session
-        .instances
-        .values()
-        .map(|i| i.container.clone())
-        .collect();
-    let phase = async {
-        faults(&mut session, &plan, start).await?;
-        driver
-            .await
-            .map_err(|e| DockerError::Engine(format!("the workload driver failed: {e}")))
-    };
-    let outcome: Result<_, RunError> = tokio::select! {
-        r = phase => r.map_err(RunError::from),
-        sig = signalled() => Err(RunError::Aborted(format!("{sig} during the run; every fault was healed"))),
-        gone = watch::vanished(&docker, &run) => Err(gone.into()),
-    };
-
-    driver_abort.abort();
-    if let Some(ticker) = ticker {
-        ticker.abort();
-    }
-    super::abort::stand_still_while_healing().await;
-    // A container removed from outside surfaces as whatever touched it first
-    // (the event, a 404, nft finding no process): name it, whichever it was.
-    let outcome = match outcome {
-        Err(RunError::Aborted(m)) => Err(RunError::Aborted(m)),
-        other => match watch::missing(&docker, &run, &containers).await {
-            Some(gone) => Err(RunError::Backend(format!(
-                "{gone}; the run stopped, healed its faults and removed the rest"
-            ))),
-            // A container stopped under squall's feet makes every verdict
-            // about the topology the scenario describes meaningless.
-            None => match session.stopped_from_outside().await {
-                Some(stopped) => Err(RunError::Backend(format!(
-                    "{stopped}\nthe run healed its faults and removed the rest; its verdicts are not reported"
-                ))),
-                None => other,
-            },
-        },
-    };
-    // Whatever happened: heal, count, remove.
-    let healed = session.heal_all().await;
-    // An engine that stopped answering cannot undo pauses or remove
-    // containers; what lives in the containers' namespaces and in this
-    // process can still go.
-    let cleared = if call::not_answering().is_some() {
-        session.heal_without_engine().await
-    } else {
-        Vec::new()
-    };
-    let received = session.received().await;
-    let recorded = if outcome.is_ok() {
-        session.spans().await
-    } else {
-        Vec::new()
-    };
-    actuations(&session.actuations);
-    let removed = session.teardown().await;
-    if removed.is_ok() {
-        // Every container and the network are gone, and with the containers
-        // their pauses and nft tables: nothing is left to heal.
-        armed.disarm();
-    }
-    if let Some(e) = wedged(&run, &cleared) {
-        return Err(e);
-    }
-    let requests = outcome?;
-    healed?;
-    removed?;
-    let mut traces = Traces::new(requests.len());
-    for mut life in recorded {
-        let spans = std::mem::take(&mut life.spans);
-        traces.add(&life.instance, spans, |t| life.since(t, start));
-    }
-    let mut record = RunRecord {
-        backend: Backend::Docker,
-        seed,
-        duration,
-        requests,
-        faults: plan.into_iter().map(AppliedFault::from).collect(),
-        received,
-        traces: traces.finish(),
-        figures: None,
-    };
-    record.compute_wasted();
-    Ok(record)
-}
-
 /// When the engine stopped answering during run `run`: the error that ends
 /// the run (exit 3), naming the call, what the run left on the engine (from
 /// its journal), what squall could undo without the engine (`cleared`: the
@@ -349,30 +440,4 @@ fn wedged(run: &str, cleared: &[String]) -> Option<RunError> {
         "\nwhat to do: restart the engine (`systemctl restart docker`, or however dockerd runs here), then `squall heal --run {run}`"
     ));
     Some(RunError::Backend(text))
-}
-
-/// Applies the plan's injections and heals at their scheduled times.
-async fn faults(
-    session: &mut Session,
-    plan: &[PlannedFault],
-    start: Instant,
-) -> Result<(), DockerError> {
-    let mut timeline = Timeline::new(plan);
-    while let Some(at) = timeline.next_at() {
-        tokio::time::sleep_until(start + at).await;
-        let Some(step) = timeline.due(at) else {
-            continue;
-        };
-        super::abort::stand_still_while_healing().await;
-        session.apply(&step, start + at).await?;
-        // Test builds only (see `abort`): panic here, or in a task of its own,
-        // with the fault just applied.
-        fail::fail_point!(super::abort::FAIL_AFTER_FAULT);
-        if fail::has_failpoints() {
-            drop(tokio::spawn(async {
-                fail::fail_point!(super::abort::FAIL_TASK_AFTER_FAULT);
-            }));
-        }
-    }
-    Ok(())
 }

@@ -2,7 +2,7 @@
 //! instance, and the reconciler that turns fault effects into real changes.
 //!
 //! Faults may overlap, so the run core keeps the faults in force
-//! ([`FaultState`]) and says what they want ([`Desired`]); here each step
+//! ([`FaultState`](crate::engine::FaultState)) and says what they want ([`Desired`]); here each step
 //! turns that into the wanted engine state (down, paused, nft rules per
 //! instance, proxy delays, injected errors) and applies only the difference,
 //! as the simulator does with turmoil's links (`sim/network.rs`). A restarted container has a new process and a new
@@ -27,7 +27,7 @@ use super::network::{self, Network};
 use super::nft::{self, Rules};
 use super::proxy::{Delays, Proxy};
 use super::DockerError;
-use crate::engine::{Desired, FaultState, Step};
+use crate::engine::Desired;
 use crate::fault::WORKLOAD_HOST;
 
 /// How long an instance may take to answer after its container starts.
@@ -113,7 +113,6 @@ pub struct Session {
     pub instances: IndexMap<String, Instance>,
     intercepted: Vec<(String, String)>,
     delays: Delays,
-    faults: FaultState,
     /// What the faults in force want, as last applied.
     want: Desired,
     down: BTreeSet<String>,
@@ -213,7 +212,6 @@ impl Session {
             instances,
             intercepted,
             delays: Delays::default(),
-            faults: FaultState::default(),
             want: Desired::default(),
             down: BTreeSet::new(),
             paused: BTreeSet::new(),
@@ -336,12 +334,16 @@ impl Session {
         )
     }
 
-    /// Applies `step` to the faults in force and brings the engine to the
-    /// state they want. `scheduled` is when this was due.
-    pub async fn apply(&mut self, step: &Step, scheduled: Instant) -> Result<(), DockerError> {
-        let restarts = self.faults.apply(step);
-        self.want = self.faults.desired();
-        self.reconcile_down(&restarts).await?;
+    /// Brings the engine to the state `want`, restarting `restarts` (unless
+    /// `want` has them down). `scheduled` is when this was due.
+    pub async fn reconcile(
+        &mut self,
+        want: &Desired,
+        restarts: &[String],
+        scheduled: Instant,
+    ) -> Result<(), DockerError> {
+        self.want = want.clone();
+        self.reconcile_down(restarts).await?;
         self.reconcile_paused().await?;
         self.reconcile_rules().await?;
         self.reconcile_delays();
@@ -522,10 +524,10 @@ impl Session {
         Some((json["received"].as_u64()?, json["completed"].as_u64()?))
     }
 
-    /// Heals every active effect.
+    /// Heals every active effect: the state no fault wants anything of.
     pub async fn heal_all(&mut self) -> Result<(), DockerError> {
-        let step = self.faults.heal_all(Duration::ZERO);
-        self.apply(&step, Instant::now()).await
+        self.reconcile(&Desired::default(), &[], Instant::now())
+            .await
     }
 
     /// Requests that reached each instance over all its lives, by service.

@@ -45,6 +45,14 @@ pub struct Desired {
 }
 
 impl Desired {
+    /// What `effects` alone want (for a test or a benchmark that applies
+    /// faults by hand; a run goes through [`FaultState`]).
+    pub fn of(effects: &[Effect]) -> Desired {
+        let mut faults = FaultState::default();
+        faults.apply(&Step::injecting(effects));
+        faults.desired()
+    }
+
     /// The paused instances that are not down.
     pub fn paused_up(&self) -> impl Iterator<Item = &String> {
         self.paused.iter().filter(|p| !self.down.contains(*p))

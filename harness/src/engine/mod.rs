@@ -1,8 +1,8 @@
 //! The run core: what every backend shares, so that a scenario means the same
 //! thing in the simulator and on Docker.
 //!
-//! - [`Backend`]: which backends exist, and what each cannot do, found when a
-//!   file is loaded ([`Backend::check`]), before anything runs.
+//! - [`BackendKind`]: which backends exist, and what each cannot do, found when a
+//!   file is loaded ([`BackendKind::check`]), before anything runs.
 //! - [`Timeline`]: the plan's injections and heals in the order they apply.
 //! - [`FaultState`] and [`Desired`]: the faults in force, as a multiset, and
 //!   the state they want every instance and link in; a backend applies only
@@ -11,15 +11,23 @@
 //!   gives up and how it ended.
 //! - [`RunOptions`], [`RunError`], [`Shortening`]: what a run is asked to do,
 //!   why it could not, what a shorter `--duration` cut.
+//! - [`run`]: the one run loop, from the plan to the record, generic over a
+//!   [`Backend`]: the small trait a place to run implements (bring the
+//!   topology up, let its clock run, put instances and links into a wanted
+//!   state, hand over spans and counters, tear down).
+//! - [`load`] and [`collect`]: the workload driver every backend runs, and
+//!   the figures gathered as answers and spans come in.
+//! - [`Progress`]: how far a run is, for the CLI to show.
 //!
-//! A backend brings the topology up, drives the timeline on its own clock
-//! (simulated or real), turns each step's wanted state into its mechanism,
-//! sends the workload through [`request::send`], and hands back a
-//! [`RunRecord`](crate::record::RunRecord). docs/architecture.md shows where
-//! each backend's code sits.
+//! docs/architecture.md shows where each backend's code sits.
 
+pub mod backend;
+pub mod collect;
 mod desired;
+pub mod load;
+pub mod progress;
 pub mod request;
+mod run;
 mod timeline;
 
 use std::path::PathBuf;
@@ -27,12 +35,15 @@ use std::time::Duration;
 
 use crate::scenario::{FaultKind, InvariantKind, Scenario, ScenarioError};
 
+pub use backend::Backend;
 pub use desired::{Desired, FaultState, LinkDelay};
+pub use progress::{Progress, Reporter};
+pub use run::run;
 pub use timeline::{Step, Timeline};
 
 /// Where a run happens (`--backend`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
-pub enum Backend {
+pub enum BackendKind {
     /// turmoil: deterministic, in-process, seconds for a simulated minute.
     #[default]
     Sim,
@@ -40,12 +51,12 @@ pub enum Backend {
     Docker,
 }
 
-impl Backend {
+impl BackendKind {
     /// `sim` or `docker`, as reports and `--backend` write it.
     pub fn as_str(self) -> &'static str {
         match self {
-            Backend::Sim => "sim",
-            Backend::Docker => "docker",
+            BackendKind::Sim => "sim",
+            BackendKind::Docker => "docker",
         }
     }
 
@@ -62,7 +73,7 @@ impl Backend {
                 hint: Some(hint.to_owned()),
             };
             match (self, &fault.kind) {
-                (Backend::Sim, FaultKind::Loss { .. }) => {
+                (BackendKind::Sim, FaultKind::Loss { .. }) => {
                     return Err(refuse(
                         "`loss` is not supported in the simulator: turmoil 0.7.2 has no TCP \
                          retransmission, so one dropped segment stalls a connection for good"
@@ -71,7 +82,7 @@ impl Backend {
                          `--backend docker`",
                     ))
                 }
-                (Backend::Docker, FaultKind::Error { target, .. }) => {
+                (BackendKind::Docker, FaultKind::Error { target, .. }) => {
                     let service = &scenario.services[target.service()];
                     if let Some(image) = crate::docker::own_image(scenario, service) {
                         return Err(refuse(
@@ -91,7 +102,19 @@ impl Backend {
     }
 }
 
-impl std::fmt::Display for Backend {
+/// Polls `future` once and returns its output: for a backend whose futures
+/// never wait (the simulator steps turmoil on the calling thread), the run
+/// core's loop needs no executor. `None` if it did wait.
+pub fn ready<F: std::future::Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(out) => Some(out),
+        std::task::Poll::Pending => None,
+    }
+}
+
+impl std::fmt::Display for BackendKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.pad(self.as_str())
     }
@@ -106,8 +129,8 @@ pub struct RunOptions {
     pub duration: Option<Duration>,
     /// Where reports go; `reports/` by default.
     pub out: Option<PathBuf>,
-    /// Show progress on stderr while the run goes.
-    pub progress: bool,
+    /// Told how far the run is as it goes (the CLI prints it on stderr).
+    pub progress: Option<Reporter>,
     /// Keep only the figures the invariants and reports need, in memory that does
     /// not grow with the run's length (what `squall run` and `explore` do). Off, the
     /// simulator's record also holds every request and its trace
@@ -287,13 +310,13 @@ work = "1ms"
     fn the_simulator_refuses_loss_at_the_fault() {
         let s =
             scenario("[[faults]]\nkind = \"loss\"\ntarget = \"ledger\"\nrate = 0.1\nat = \"1s\"\n");
-        let error = Backend::Sim.check(&s).unwrap_err().to_string();
+        let error = BackendKind::Sim.check(&s).unwrap_err().to_string();
         assert!(
             error.starts_with("t.toml:12:8: `loss` is not supported in the simulator"),
             "{error}"
         );
         assert!(error.contains("--backend docker"), "{error}");
-        Backend::Docker.check(&s).unwrap();
+        BackendKind::Docker.check(&s).unwrap();
     }
 
     #[test]
@@ -301,20 +324,20 @@ work = "1ms"
         let own = scenario(&format!(
             "[services.ledger.docker]\nimage = \"acme/ledger:1.4\"\nport = 8080\n{ERROR_FAULT}"
         ));
-        let error = Backend::Docker.check(&own).unwrap_err().to_string();
+        let error = BackendKind::Docker.check(&own).unwrap_err().to_string();
         assert!(
             error.starts_with(
                 "t.toml:15:8: `error` needs squall's fixture, but `ledger` runs image `acme/ledger:1.4`"
             ),
             "{error}"
         );
-        Backend::Sim.check(&own).unwrap();
+        BackendKind::Sim.check(&own).unwrap();
         // The fixture (by default, or named) serves the admin endpoint.
-        Backend::Docker.check(&scenario(ERROR_FAULT)).unwrap();
+        BackendKind::Docker.check(&scenario(ERROR_FAULT)).unwrap();
         let named = scenario(&format!(
             "[docker]\nimage = \"{}\"\n{ERROR_FAULT}",
             crate::docker::image::FIXTURE_IMAGE
         ));
-        Backend::Docker.check(&named).unwrap();
+        BackendKind::Docker.check(&named).unwrap();
     }
 }

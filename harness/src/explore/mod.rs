@@ -119,7 +119,7 @@ pub fn main(opts: &Options) -> i32 {
     // Explore runs every case in the simulator: what it cannot do is refused
     // here, at its place in the file, not in every case.
     let base = match scenario::parse(&text, path)
-        .and_then(|s| crate::engine::Backend::Sim.check(&s).map(|()| s))
+        .and_then(|s| crate::engine::BackendKind::Sim.check(&s).map(|()| s))
     {
         Ok(s) => s,
         Err(e) => {

@@ -42,7 +42,7 @@ fn record(
         })
         .collect();
     RunRecord {
-        backend: crate::engine::Backend::Sim,
+        backend: crate::engine::BackendKind::Sim,
         seed: 1,
         duration: Duration::from_secs(secs),
         requests,

@@ -4,7 +4,8 @@
 //! turmoil keeps one state per link direction (healthy, partitioned, held), so
 //! overlapping faults would clobber each other if applied blindly: healing a
 //! partition would also end a pause on the same link. The run core keeps the
-//! faults in force ([`FaultState`]) and says what they want ([`Desired`]);
+//! faults in force ([`FaultState`](crate::engine::FaultState)) and says what
+//! they want ([`Desired`]);
 //! here that becomes the wanted state of every touched turmoil link, and only
 //! the difference is sent to turmoil.
 //!
@@ -26,7 +27,7 @@ use indexmap::IndexMap;
 use squall_fixture::{Control, InjectedError};
 use turmoil::Sim;
 
-use crate::engine::{Desired, FaultState, Step};
+use crate::engine::Desired;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct LinkState {
@@ -44,7 +45,6 @@ pub struct Network {
     latency_max: Duration,
     hosts: Vec<String>,
     controls: IndexMap<String, Control>,
-    faults: FaultState,
     down: BTreeSet<String>,
     links: BTreeMap<(String, String), LinkState>,
     errors: BTreeMap<String, (u16, u32)>,
@@ -63,21 +63,17 @@ impl Network {
             latency_max,
             hosts,
             controls,
-            faults: FaultState::default(),
             down: BTreeSet::new(),
             links: BTreeMap::new(),
             errors: BTreeMap::new(),
         }
     }
 
-    /// Applies `step` to the faults in force and brings the simulation to
-    /// the state they want.
-    pub fn apply(&mut self, sim: &mut Sim<'_>, step: &Step) {
-        let restarts = self.faults.apply(step);
-        let want = self.faults.desired();
-        self.reconcile_hosts(sim, &want, &restarts);
-        self.reconcile_links(sim, &want);
-        self.reconcile_errors(&want);
+    /// Brings the simulation to the state `want`, restarting `restarts`.
+    pub fn reconcile(&mut self, sim: &mut Sim<'_>, want: &Desired, restarts: &[String]) {
+        self.reconcile_hosts(sim, want, restarts);
+        self.reconcile_links(sim, want);
+        self.reconcile_errors(want);
     }
 
     fn reconcile_hosts(&mut self, sim: &mut Sim<'_>, want: &Desired, restarts: &[String]) {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use squall::docker::journal::Journal;
 use squall::docker::run::{new_run_id, specs};
 use squall::docker::session::Session;
-use squall::engine::Step;
+use squall::engine::Desired;
 use squall::fault::{Effect, WORKLOAD_HOST};
 use squall_fixture::{HttpClient, Tokio};
 use tokio::time::Instant;
@@ -87,11 +87,11 @@ fn latency_adds_its_delay_to_a_round_trip() {
                 delay: Duration::from_millis(50),
                 jitter: Duration::ZERO,
             };
-            s.apply(&Step::injecting(std::slice::from_ref(&delay)), Instant::now()).await.unwrap();
+            s.reconcile(&Desired::of(std::slice::from_ref(&delay)), &[], Instant::now()).await.unwrap();
             let during = median_rtt(&client, &a, "/w", 60).await;
             // Another link is untouched.
             let other = median_rtt(&client, &b, "/y", 20).await;
-            s.apply(&Step::healing(std::slice::from_ref(&delay)), Instant::now()).await.unwrap();
+            s.heal_all().await.unwrap();
             let after = median_rtt(&client, &a, "/w", 60).await;
             (before, during, other, after)
         }
@@ -156,28 +156,24 @@ fn a_one_way_partition_cuts_one_direction_only() {
                 status(&client, &b, "/z").await,
             );
             let one_way = [cut("a-1", "b-1")];
-            s.apply(&Step::injecting(&one_way), Instant::now())
+            s.reconcile(&Desired::of(&one_way), &[], Instant::now())
                 .await
                 .unwrap();
             let cut_one_way = (
                 status(&client, &a, "/x").await,
                 status(&client, &b, "/z").await,
             );
-            s.apply(&Step::healing(&one_way), Instant::now())
-                .await
-                .unwrap();
+            s.heal_all().await.unwrap();
             let healed = becomes(&client, &a, "/x", 200).await;
             let both = [cut("a-1", "b-1"), cut("b-1", "a-1")];
-            s.apply(&Step::injecting(&both), Instant::now())
+            s.reconcile(&Desired::of(&both), &[], Instant::now())
                 .await
                 .unwrap();
             let cut_both = (
                 status(&client, &a, "/x").await,
                 status(&client, &b, "/z").await,
             );
-            s.apply(&Step::healing(&both), Instant::now())
-                .await
-                .unwrap();
+            s.heal_all().await.unwrap();
             let healed_both =
                 becomes(&client, &b, "/z", 200).await && becomes(&client, &a, "/x", 200).await;
             (healthy, cut_one_way, healed, cut_both, healed_both)
@@ -228,7 +224,7 @@ fn loss_drops_the_asked_fraction_of_packets() {
             b: WORKLOAD_HOST.into(),
             ppm: 300_000,
         };
-        s.apply(&Step::injecting(std::slice::from_ref(&loss)), Instant::now()).await.unwrap();
+        s.reconcile(&Desired::of(std::slice::from_ref(&loss)), &[], Instant::now()).await.unwrap();
         const SENT: u64 = 4000;
         let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
         for i in 0..SENT {
@@ -240,7 +236,7 @@ fn loss_drops_the_asked_fraction_of_packets() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let listing = squall::docker::nft::nft_in(pid, &["list", "table", "ip", &probe], "").await.unwrap();
         squall::docker::nft::nft_in(pid, &["delete", "table", "ip", &probe], "").await.unwrap();
-        s.apply(&Step::healing(std::slice::from_ref(&loss)), Instant::now()).await.unwrap();
+        s.heal_all().await.unwrap();
         s.teardown().await.unwrap();
         let arrived = counted(&listing);
         let rate = 1.0 - arrived as f64 / SENT as f64;

@@ -1,21 +1,54 @@
-//! What the simulator gathers as the run goes: the workload's answers into
-//! [`Figures`], and the instances' spans, drained every simulated second, into
-//! traces ([`Joiner`]). Nothing here grows with the number of requests unless
-//! the caller asked to keep them ([`RunOptions::figures_only`] off).
+//! What a run gathers as it goes, on every backend: the workload's answers
+//! into [`Figures`], and the instances' spans, taken every second of the
+//! backend's clock, joined into traces ([`Joiner`]). Nothing here grows with
+//! the number of requests unless the caller asked to keep them
+//! ([`RunOptions::figures_only`] off).
 //!
 //! [`RunOptions::figures_only`]: crate::engine::RunOptions::figures_only
 
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use indexmap::IndexMap;
-use squall_fixture::Control;
-
+use super::backend::Spans;
 use crate::engine::request;
 use crate::invariant::Figures;
 use crate::record::{Hop, RequestRecord};
 use crate::trace::Joiner;
 
-/// Shared by the workload driver (answers) and the simulation loop (spans).
+/// The workload driver's handle on the [`Collector`]: requests are sent and
+/// answered on the backend's tasks (turmoil's client host, or tokio's
+/// threads on Docker), spans come in from the run loop.
+#[derive(Clone)]
+pub struct Answers(Arc<Mutex<Collector>>);
+
+impl Answers {
+    pub fn new(collector: Collector) -> Self {
+        Answers(Arc::new(Mutex::new(collector)))
+    }
+
+    /// The collector; a panic on another task while it held the lock leaves
+    /// figures that are still whole (every update is one call), so they are used.
+    pub fn lock(&self) -> MutexGuard<'_, Collector> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Request `index` goes out, scheduled at `at`.
+    pub fn sent(&self, index: usize, at: Duration) {
+        self.lock().sent(index, at);
+    }
+
+    /// Request `index` ended as `record` says.
+    pub fn answered(&self, index: usize, record: RequestRecord) {
+        self.lock().answered(index, record);
+    }
+
+    /// The collector, once every other handle is gone.
+    pub fn into_inner(self) -> Option<Collector> {
+        Arc::into_inner(self.0).map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// Shared by the workload driver (answers) and the run loop (spans).
 pub struct Collector {
     figures: Figures,
     joiner: Joiner,
@@ -45,11 +78,6 @@ impl Collector {
         }
     }
 
-    /// The load phase began at `load_start` on the simulation clock.
-    pub fn set_load_start(&mut self, load_start: Duration) {
-        self.joiner.set_load_start(load_start);
-    }
-
     /// Request `index` goes out, scheduled at `at`.
     pub fn sent(&mut self, index: usize, at: Duration) {
         self.figures.sent(at);
@@ -68,27 +96,29 @@ impl Collector {
         self.joiner.answered(index, record);
     }
 
-    /// Takes the spans that have ended from every instance and hands the traces
-    /// that are done to the figures.
-    pub fn drain(&mut self, controls: &IndexMap<String, Control>) {
+    /// Takes `spans` (those that ended, from every instance) and hands the
+    /// traces that are done to the figures.
+    pub fn drain(&mut self, spans: Vec<Spans>) {
         self.joiner.begin();
-        for (i, control) in controls.values().enumerate() {
-            self.joiner.add(i, control.drain_spans(false));
-        }
+        self.add(spans);
         self.joiner.finish_round(&mut self.figures, false);
     }
 
+    fn add(&mut self, spans: Vec<Spans>) {
+        for s in spans {
+            self.joiner.add_on(s.instance, s.drained, &s.on_load);
+        }
+    }
+
     /// The run is over: a request never answered timed out at its deadline
-    /// ([`request::unanswered`]), every span left is taken as it is, and every
-    /// figure is closed.
-    pub fn finish(mut self, controls: &IndexMap<String, Control>) -> Collected {
+    /// ([`request::unanswered`]), every span left (`spans`) is taken as it
+    /// is, and every figure is closed.
+    pub fn finish(mut self, spans: Vec<Spans>) -> Collected {
         for (index, scheduled) in self.joiner.unanswered() {
             self.answered(index, request::unanswered(scheduled, self.deadline));
         }
         self.joiner.begin();
-        for (i, control) in controls.values().enumerate() {
-            self.joiner.add(i, control.drain_spans(true));
-        }
+        self.add(spans);
         self.joiner.finish_round(&mut self.figures, true);
         self.figures.finish();
         let requests = self
