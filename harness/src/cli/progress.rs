@@ -19,6 +19,14 @@ pub fn reporter() -> Reporter {
     Reporter::new(move |p| {
         let mut err = std::io::stderr().lock();
         match p {
+            Progress::BuildingImage { image, workspace } => {
+                let _ = writeln!(
+                    err,
+                    "{:>12}  {image}: not on the engine, building it from {} (offline; minutes the first time)",
+                    "Building",
+                    workspace.display()
+                );
+            }
             Progress::DockerRun { run, journal } => {
                 let _ = writeln!(
                     err,

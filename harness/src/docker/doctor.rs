@@ -15,7 +15,7 @@ use squall_fixture::InstanceConfig;
 use super::container::{self, Spec};
 use super::image::FIXTURE_IMAGE;
 use super::proxy::{Delays, Proxy};
-use super::{connect, engine_host, image, network, nft};
+use super::{connect, engine_host, image, network, nft, DockerError};
 
 /// What a check found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,14 +158,13 @@ pub async fn diagnose() -> Vec<Check> {
     if !answering {
         return checks;
     }
-    let have_image = image::ensure(&docker, FIXTURE_IMAGE).await;
-    checks.push(Check::new(
-        "image",
-        have_image
-            .as_ref()
-            .map(|_| format!("{FIXTURE_IMAGE} is on the engine"))
-            .map_err(|e| e.to_string()),
-    ));
+    let have_image = image::present(&docker, FIXTURE_IMAGE).await;
+    checks.push(image_check(&have_image));
+    let have_image = match have_image {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(DockerError::MissingImage(FIXTURE_IMAGE.to_owned())),
+        Err(e) => Err(e),
+    };
     checks.push(Check::new(
         "nft",
         host_tool("nft", &["--version"])
@@ -286,6 +285,41 @@ pub async fn diagnose() -> Vec<Check> {
     let _ = super::endpoint::remove(&docker, &probe).await;
     let _ = network::remove(&docker, &net.name).await;
     checks
+}
+
+/// The fixture image: on the engine, or what a run will do without it (build
+/// it from this checkout: how long that takes, whether cargo has it cached).
+fn image_check(present: &Result<bool, DockerError>) -> Check {
+    let (status, reason) = match present {
+        Ok(true) => (Status::Ok, format!("{FIXTURE_IMAGE} is on the engine")),
+        Err(e) => (Status::Failed, e.to_string()),
+        Ok(false) => match image::source_workspace() {
+            Some(workspace) => {
+                let cached = image::static_fixture_path(&workspace).is_file();
+                (
+                    Status::Warning,
+                    format!(
+                        "{FIXTURE_IMAGE} is not on the engine; the first `squall run --backend docker` builds it from {} ({})",
+                        workspace.display(),
+                        if cached {
+                            "the static binary is cached: a few seconds"
+                        } else {
+                            "nothing cached: a release build of the fixture, a few minutes on 2 cores"
+                        }
+                    ),
+                )
+            }
+            None => (
+                Status::Failed,
+                DockerError::MissingImage(FIXTURE_IMAGE.to_owned()).to_string(),
+            ),
+        },
+    };
+    Check {
+        name: "image",
+        status,
+        reason,
+    }
 }
 
 #[cfg(test)]

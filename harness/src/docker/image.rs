@@ -9,7 +9,10 @@
 //! and tags the result [`FIXTURE_IMAGE`], labelled with a hash of the binary
 //! so an unchanged binary is not built again. A static glibc binary cannot
 //! use NSS in an empty image, so instances are given their upstreams as
-//! `IP:port`, which need no lookup. `just fixture-image` does both steps.
+//! `IP:port`, which need no lookup. A Docker run whose fixture image is
+//! missing does both steps itself when squall's source checkout is where
+//! the binary was built ([`ensure`]); `cargo run --release -p squall
+//! --example fixture_image` does them on their own.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -38,10 +41,7 @@ const TARGET: &str = "x86_64-unknown-linux-gnu";
 /// Builds the static `squall-fixture` binary with cargo and returns its path.
 /// `workspace` is the directory of the workspace's Cargo.toml.
 pub fn build_static_fixture(workspace: &Path) -> Result<PathBuf, DockerError> {
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace.join("target"))
-        .join("fixture-static");
+    let target_dir = static_target_dir(workspace);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = std::process::Command::new(cargo)
         .current_dir(workspace)
@@ -67,10 +67,14 @@ pub fn build_static_fixture(workspace: &Path) -> Result<PathBuf, DockerError> {
             "building the static fixture failed ({status})"
         )));
     }
-    Ok(target_dir
-        .join(TARGET)
-        .join("release")
-        .join("squall-fixture"))
+    Ok(static_fixture_path(workspace))
+}
+
+fn static_target_dir(workspace: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"))
+        .join("fixture-static")
 }
 
 /// FNV-1a over the binary: enough to tell builds apart.
@@ -156,16 +160,60 @@ pub async fn build(docker: &Docker, binary: &Path) -> Result<bool, DockerError> 
     Ok(true)
 }
 
-/// Checks that `image` is on the engine.
-pub async fn ensure(docker: &Docker, image: &str) -> Result<(), DockerError> {
+/// Checks that `image` is on the engine. The fixture image, when missing,
+/// is built from squall's source checkout if it is still where this binary
+/// was built from (a clone run with `cargo run`, as the README does):
+/// `building` is told first, since the first build takes minutes.
+pub async fn ensure(
+    docker: &Docker,
+    image: &str,
+    building: impl FnOnce(&Path),
+) -> Result<(), DockerError> {
+    if present(docker, image).await? {
+        return Ok(());
+    }
+    let workspace = (image == FIXTURE_IMAGE)
+        .then(source_workspace)
+        .flatten()
+        .ok_or_else(|| DockerError::MissingImage(image.to_owned()))?;
+    building(&workspace);
+    let binary = tokio::task::spawn_blocking(move || build_static_fixture(&workspace))
+        .await
+        .map_err(|e| DockerError::Engine(format!("building the static fixture failed: {e}")))??;
+    build(docker, &binary).await?;
+    Ok(())
+}
+
+/// Whether `image` is on the engine.
+pub async fn present(docker: &Docker, image: &str) -> Result<bool, DockerError> {
     match call(
         || format!("inspect image `{image}`"),
         docker.inspect_image(image),
     )
     .await?
     {
-        Ok(_) => Ok(()),
-        Err(e) if is_not_found(&e) => Err(DockerError::MissingImage(image.to_owned())),
+        Ok(_) => Ok(true),
+        Err(e) if is_not_found(&e) => Ok(false),
         Err(e) => Err(engine(format!("cannot inspect image `{image}`"))(e)),
     }
+}
+
+/// The workspace this binary was built from, when it is still there:
+/// the fixture image can then be built from its sources.
+pub fn source_workspace() -> Option<PathBuf> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+    workspace
+        .join("fixtures")
+        .join("Cargo.toml")
+        .is_file()
+        .then(|| workspace.to_owned())
+}
+
+/// Where [`build_static_fixture`] leaves the binary of `workspace`; a
+/// build that finds it there is an incremental one (seconds, not minutes).
+pub fn static_fixture_path(workspace: &Path) -> PathBuf {
+    static_target_dir(workspace)
+        .join(TARGET)
+        .join("release")
+        .join("squall-fixture")
 }

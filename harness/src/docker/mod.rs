@@ -54,6 +54,18 @@ pub const LABEL_INSTANCE: &str = "squall.instance";
 /// How long squall waits for the engine to answer `/version`.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// What to do about a missing image: the fixture is built from squall's
+/// sources, anything else is the user's to build or load.
+fn missing_image_hint(image: &str) -> String {
+    if image == image::FIXTURE_IMAGE {
+        "squall builds it itself when run from its source checkout; elsewhere run \
+         `cargo run --release -p squall --example fixture_image` in a clone of squall"
+            .to_owned()
+    } else {
+        format!("build it (`docker build -t {image} .`) or load it (`docker load`) first; no registry is used")
+    }
+}
+
 /// Why the Docker backend could not do its work.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DockerError {
@@ -61,9 +73,7 @@ pub enum DockerError {
     #[error("cannot reach the Docker engine at {host}: {reason} (hint: start the engine, or set `DOCKER_HOST`)")]
     Unreachable { host: String, reason: String },
     /// An image the run needs is not on the engine (exit 3).
-    #[error(
-        "image `{0}` is not on the Docker engine (hint: `just fixture-image` builds it offline)"
-    )]
+    #[error("image `{0}` is not on the Docker engine (hint: {hint})", hint = missing_image_hint(.0))]
     MissingImage(String),
     /// A container squall created is gone: something else removed it (exit 3).
     #[error("instance `{instance}` vanished mid-run: its container `{container}` was removed by something other than squall (`docker rm`, a prune)")]

@@ -128,7 +128,15 @@ impl Backend for Engine {
         let (docker, _) = connect().await?;
         let images: BTreeSet<&String> = specs.iter().map(|s| &s.image).collect();
         for i in images {
-            image::ensure(&docker, i).await?;
+            image::ensure(&docker, i, |workspace| {
+                if let Some(progress) = &opts.progress {
+                    progress.report(&Progress::BuildingImage {
+                        image: i.clone(),
+                        workspace: workspace.to_owned(),
+                    });
+                }
+            })
+            .await?;
         }
         let run = new_run_id();
         let journal = Journal::create(&run).map_err(|e| {

@@ -11,6 +11,10 @@ use super::BackendKind;
 /// One thing worth telling about a run in progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Progress {
+    /// A Docker run builds `image` (squall's fixture) from the sources in
+    /// `workspace`, because the engine does not have it: minutes the first
+    /// time, seconds once cargo has built it.
+    BuildingImage { image: String, workspace: PathBuf },
     /// A Docker run has its id, and writes its journal at `journal` (what
     /// `squall heal --run` reads if the run dies).
     DockerRun { run: String, journal: PathBuf },

@@ -110,6 +110,52 @@ fn a_missing_image_exits_3() {
     rt().block_on(assert_clean(None));
 }
 
+/// A fresh machine has no fixture image: the first Docker run builds it from
+/// the checkout (the static binary is cached by `setup`, so this takes seconds).
+#[test]
+fn a_missing_fixture_image_is_built_by_the_run() {
+    let _lock = setup();
+    rt().block_on(async {
+        let docker = crate::docker().await;
+        let options = bollard::query_parameters::RemoveImageOptionsBuilder::default()
+            .force(true)
+            .build();
+        docker
+            .remove_image(squall::docker::image::FIXTURE_IMAGE, Some(options), None)
+            .await
+            .expect("removing the fixture image");
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fixture.toml");
+    std::fs::write(
+        &file,
+        "duration = \"1s\"\nworkload = { target = \"a\", path = \"/x\", rate = 5, deadline = \"500ms\" }\n\
+         [services.a]\n[services.a.endpoints.\"/x\"]\nwork = \"0ms\"\n\
+         [[invariants]]\nkind = \"answered\"\nmax_ratio = 0.2\n",
+    )
+    .unwrap();
+    let out = Command::new(SQUALL)
+        .args(["run", "--backend", "docker", "--out"])
+        .arg(dir.path().join("reports"))
+        .arg(&file)
+        .env("XDG_STATE_HOME", dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("Building  squall-fixture:latest: not on the engine, building it from"),
+        "{err}"
+    );
+    let present = rt().block_on(async {
+        squall::docker::image::present(&crate::docker().await, squall::docker::image::FIXTURE_IMAGE)
+            .await
+            .unwrap()
+    });
+    assert!(present, "the run left the fixture image on the engine");
+    rt().block_on(assert_clean(None));
+}
+
 #[test]
 fn doctor_says_what_works() {
     let _lock = setup();
