@@ -254,6 +254,8 @@ impl Backend for Engine {
 
     /// The instances' spans are read once, at the end (and from each life
     /// before its kill): a fixture keeps them until asked.
+    const SPANS_AS_THEY_END: bool = false;
+
     async fn spans(&mut self, all: bool) -> Vec<Spans> {
         if !all {
             return Vec::new();

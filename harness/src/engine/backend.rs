@@ -109,6 +109,13 @@ pub trait Backend: Sized {
     /// Stops sending (the run was interrupted); requests in flight go on.
     fn stop_load(&mut self);
 
+    /// Whether [`Backend::spans`] hands over spans as they end, every second
+    /// of the run (the simulator), or only at the end (Docker reads them
+    /// back once). A request's trace is closed only once its spans can have
+    /// come: a backend that hands them over at the end must not have its
+    /// traces closed before, or its hops would count as late and wasted.
+    const SPANS_AS_THEY_END: bool;
+
     /// The spans that ended since the last call; with `all`, every span left.
     async fn spans(&mut self, all: bool) -> Vec<Spans>;
 

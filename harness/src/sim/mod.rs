@@ -159,6 +159,8 @@ impl Backend for Simulator {
         self.stop.store(true, Ordering::Relaxed);
     }
 
+    const SPANS_AS_THEY_END: bool = true;
+
     async fn spans(&mut self, all: bool) -> Vec<Spans> {
         let load_start = self.load_start.get();
         self.controls
