@@ -10,13 +10,14 @@
 //! every instance as the run goes (each simulated second), joins them per request, works out
 //! wasted work once every span of a request has ended and the workload has its answer, and
 //! hands the trace to the [`Figures`], which fold it into sums and keep it only if it is among
-//! the slowest. Nothing is held for a request whose trace is done.
+//! the slowest or the first failures of its kind in its phase. Nothing else is held for a
+//! request whose trace is done.
 //!
 //! A span can still turn up for a request after its trace was done: a call held by a paused
 //! or partitioned instance arrives late. Its caller's attempt had ended before the trace was
 //! done, so before the late span started: every bit of its work was done after its caller
 //! stopped waiting, which is what the whole-run join says too. Such spans form a trace of
-//! their own, added to the request's if it is kept.
+//! their own, added to the request's if it is kept (among the slowest or the first failures).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -318,7 +319,7 @@ mod tests {
     use squall_fixture::{AttemptOutcome, AttemptSpan, Span};
 
     use super::*;
-    use crate::invariant::Phases;
+    use crate::invariant::{FailureKind, Phases};
     use crate::record::{Outcome, RunRecord};
 
     const MS: Duration = Duration::from_millis(1);
@@ -366,7 +367,8 @@ mod tests {
         let request = RequestRecord {
             scheduled: Duration::ZERO,
             latency: 40 * MS,
-            outcome: Outcome::Ok,
+            // a-1 gave up on b and answered 502: the request is kept as a failure too.
+            outcome: Outcome::Error(502),
         };
         figures.sent(Duration::ZERO);
         joiner.sent(0, Duration::ZERO);
@@ -403,6 +405,12 @@ mod tests {
             figures.slowest[0].hops.len(),
             2,
             "the late hop joins the kept trace"
+        );
+        let failure = &figures.failures[&(0, FailureKind::Error(502))];
+        assert_eq!(failure.len(), 1);
+        assert_eq!(
+            failure[0].hops, figures.slowest[0].hops,
+            "the late hop joins the kept failure too"
         );
 
         // The whole-run join of the same spans.

@@ -1088,3 +1088,69 @@ fn same_seed_same_run_other_seed_other_run() {
         "the random balancer follows the seed"
     );
 }
+
+// -------------------------------------------------------------- exemplars
+
+/// The first failures of each kind per phase are the same requests with the
+/// same traces whether the figures were streamed during the run (the
+/// simulator) or worked out from the whole record (Docker): here timeouts
+/// (a paused `back-1`, whose calls the callers cancel) and two error
+/// statuses (503 injected at `front-1`, 502 for the 500 injected at
+/// `back-2`), three of each kept.
+#[test]
+fn first_failures_are_the_same_streamed_or_from_the_whole_record() {
+    let text = topology(
+        "6s",
+        "300ms",
+        &call_back("1s"),
+        2,
+        r#"
+[[faults]]
+kind = "pause"
+target = "back-1"
+at = "1500ms"
+for = "1s"
+
+[[faults]]
+kind = "error"
+target = "front-1"
+status = 503
+rate = 0.3
+at = "3500ms"
+for = "1s"
+
+[[faults]]
+kind = "error"
+target = "back-2"
+status = 500
+rate = 0.3
+at = "3500ms"
+for = "1s"
+"#,
+    );
+    let scenario = parse(&text);
+    let record = run(&scenario);
+    let streamed = squall::report::Report::build(&scenario, &record, Vec::new());
+    let mut whole = record.clone();
+    whole.figures = None;
+    let of_record = squall::report::Report::build(&scenario, &whole, Vec::new());
+
+    let faults = &streamed.first_failures["faults"].0;
+    let kinds: Vec<&str> = faults.keys().map(String::as_str).collect();
+    assert!(
+        kinds.contains(&"timeout"),
+        "{kinds:?}\n{}",
+        timeline(&record)
+    );
+    assert!(
+        kinds.iter().filter(|k| k.starts_with("error ")).count() >= 2,
+        "{kinds:?}"
+    );
+    for traces in faults.values() {
+        assert_eq!(traces.len(), 3, "{traces:?}");
+    }
+    let json = |r: &squall::report::Report| {
+        serde_json::to_string_pretty(&(&r.slowest, &r.first_failures)).unwrap_or_default()
+    };
+    assert_eq!(json(&streamed), json(&of_record));
+}

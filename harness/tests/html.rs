@@ -4,7 +4,9 @@
 //! It is self-contained (nothing fetched: no script, stylesheet, image or
 //! URL), shades and labels every fault in both timelines, shows every
 //! verdict with its evidence, holds the four charts and one waterfall per
-//! slow request, and escapes what the scenario file supplies. That the same
+//! slow request and per first failure (the same whether the figures were
+//! streamed or worked out from the whole record), and escapes what the
+//! scenario file supplies. That the same
 //! seed writes the same bytes is checked where runs are repeated:
 //! `tests/determinism.rs` (in process) and `tests/cli.rs` (`squall run`).
 //!
@@ -114,13 +116,40 @@ fn the_page_is_self_contained_and_shows_faults_verdicts_charts_and_traces() {
         assert!(page.contains(&format!("<td>{}</td>", html::esc(&f.detail))));
     }
     assert_eq!(report.slowest.len(), 10);
-    assert_eq!(
-        page.matches("<svg class=\"waterfall\"").count(),
-        report.slowest.len()
-    );
     for t in &report.slowest {
         assert!(page.contains(&format!("aria-label=\"trace of request {}\"", t.request)));
     }
+
+    // The first failures: a heading per phase and outcome, a waterfall per
+    // request kept (ledger-1's kill answers errors, fraud-2's latency
+    // degraded answers, both in the faults phase).
+    assert!(page.contains("<section id=\"first-failures\">\n<h2>First failures</h2>"));
+    let faults = &report.first_failures["faults"].0;
+    assert!(faults.contains_key("degraded"), "{:?}", faults.keys());
+    for (kind, traces) in faults {
+        assert!(page.contains(&format!("<h3>faults: {kind}</h3>")), "{kind}");
+        assert!((1..=3).contains(&traces.len()), "{kind}: {}", traces.len());
+        assert!(traces.iter().all(|t| t.outcome == *kind), "{kind}");
+    }
+    let kept: usize = report
+        .first_failures
+        .values()
+        .flat_map(|kinds| kinds.0.values())
+        .map(Vec::len)
+        .sum();
+    assert_eq!(
+        page.matches("<svg class=\"waterfall\"").count(),
+        report.slowest.len() + kept
+    );
+    // The same requests and traces come from the record's requests and
+    // traces (as for Docker) as from the figures streamed during the run.
+    let mut whole = record.clone();
+    whole.figures = None;
+    let of_record = Report::build(&scenario, &whole, evaluate(&scenario, &whole));
+    let json = |r: &Report| {
+        serde_json::to_string_pretty(&(&r.slowest, &r.first_failures)).unwrap_or_default()
+    };
+    assert_eq!(json(&of_record), json(&report));
 
     // What the scenario file supplies is escaped, and a failure shows red.
     let mut hostile = report.clone();

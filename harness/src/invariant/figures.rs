@@ -12,7 +12,8 @@
 //! bucket are worked out, and its requests dropped. Traces are joined as they
 //! end ([`crate::trace::Joiner`]) and folded into work sums; only the
 //! [`SLOWEST`] are kept whole, as the report prints them, and the first
-//! request of each failing outcome in each phase ([`Figures::failures`]).
+//! [`FIRST_FAILURES`] requests of each failing outcome in each phase
+//! ([`Figures::failures`]).
 //!
 //! [`Figures::of_record`] feeds a whole [`RunRecord`] through the same
 //! accumulators (the Docker backend and hand-made records in tests), so there
@@ -31,6 +32,9 @@ use crate::stats::{Class, Summary, Tally};
 
 /// How many of the slowest requests are kept with their traces.
 pub const SLOWEST: usize = 10;
+
+/// How many requests of each failing outcome are kept with their traces, per phase.
+pub const FIRST_FAILURES: usize = 3;
 
 /// Orders the hops of one trace: start, then the instance (in topology order),
 /// then the span's arrival number on that instance. It is the order a
@@ -188,22 +192,43 @@ pub enum InvariantFigures {
 }
 
 /// A failing outcome, as [`Figures::failures`] keys it.
+///
+/// Each error status is a kind of its own: a 503 shed by an overloaded
+/// service and a 502 from a dead dependency are different failures, and the
+/// first of one says nothing of the other. Degraded answers are a kind too:
+/// they succeeded, but something was left out, and the trace says what. The
+/// number of kinds is bounded by the statuses an HTTP answer can carry, not by
+/// the number of requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FailureKind {
     Degraded,
-    Error,
+    /// An HTTP error status.
+    Error(u16),
     Failed,
     Timeout,
 }
 
 impl FailureKind {
-    fn of(class: Class) -> Option<Self> {
-        match class {
-            Class::Ok => None,
-            Class::Degraded => Some(FailureKind::Degraded),
-            Class::Error => Some(FailureKind::Error),
-            Class::Failed => Some(FailureKind::Failed),
-            Class::Timeout => Some(FailureKind::Timeout),
+    /// The kind of `outcome`; `None` for a complete answer.
+    pub fn of(outcome: &Outcome) -> Option<Self> {
+        match outcome {
+            Outcome::Ok => None,
+            Outcome::Degraded(_) => Some(FailureKind::Degraded),
+            Outcome::Error(status) => Some(FailureKind::Error(*status)),
+            Outcome::Failed => Some(FailureKind::Failed),
+            Outcome::Timeout => Some(FailureKind::Timeout),
+        }
+    }
+}
+
+impl std::fmt::Display for FailureKind {
+    /// As report.json spells outcomes: `degraded`, `error 503`, `failed`, `timeout`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FailureKind::Degraded => f.write_str("degraded"),
+            FailureKind::Error(status) => write!(f, "error {status}"),
+            FailureKind::Failed => f.write_str("failed"),
+            FailureKind::Timeout => f.write_str("timeout"),
         }
     }
 }
@@ -248,10 +273,13 @@ pub struct Figures {
     pub traced: bool,
     /// The [`SLOWEST`] requests after warm-up, slowest first (ties: lower index first).
     pub slowest: Vec<Exemplar>,
-    /// Per phase (`baseline`, `faults`, `recovery`) and failing outcome (degraded,
-    /// error, failed, timeout), the first such request (lowest index) with its trace:
-    /// at most twelve, whatever the run's length.
-    pub failures: BTreeMap<(usize, FailureKind), Exemplar>,
+    /// Per phase (`baseline`, `faults`, `recovery`, as in `phase_figures`) and
+    /// failing outcome, the first [`FIRST_FAILURES`] such requests (lowest
+    /// indices, in index order) with their traces: at most `3 x kinds x
+    /// FIRST_FAILURES`, whatever the run's length. The streamed traces come in
+    /// the order they end, not the order they were sent, so a later request
+    /// can take the place of a kept one; both paths keep the same.
+    pub failures: BTreeMap<(usize, FailureKind), Vec<Exemplar>>,
     /// Seconds not closed yet, from `first_open` on.
     open: VecDeque<OpenSecond>,
     first_open: u64,
@@ -450,7 +478,10 @@ impl Figures {
         match request {
             Some(r) => self.offer(index, r, hops),
             None => {
-                let kept = self.slowest.iter_mut().chain(self.failures.values_mut());
+                let kept = self
+                    .slowest
+                    .iter_mut()
+                    .chain(self.failures.values_mut().flatten());
                 for x in kept.filter(|x| x.index == index) {
                     x.hops.extend(hops.iter().cloned());
                     x.hops.sort_by_key(|(key, _)| *key);
@@ -459,9 +490,9 @@ impl Figures {
         }
     }
 
-    /// Keeps the request if it is the first of its failing outcome in its phase.
+    /// Keeps the request if it is among the first of its failing outcome in its phase.
     fn offer_failure(&mut self, index: usize, r: &RequestRecord, hops: &[(HopKey, Hop)]) {
-        let Some(kind) = FailureKind::of(Class::of(&r.outcome)) else {
+        let Some(kind) = FailureKind::of(&r.outcome) else {
             return;
         };
         let Some(phase) = self
@@ -471,20 +502,20 @@ impl Figures {
         else {
             return;
         };
-        let first = self
-            .failures
-            .get(&(phase, kind))
-            .is_none_or(|x| index < x.index);
-        if first {
-            self.failures.insert(
-                (phase, kind),
-                Exemplar {
-                    index,
-                    request: r.clone(),
-                    hops: hops.to_vec(),
-                },
-            );
+        let kept = self.failures.entry((phase, kind)).or_default();
+        let at = kept.partition_point(|x| x.index < index);
+        if at >= FIRST_FAILURES {
+            return;
         }
+        kept.insert(
+            at,
+            Exemplar {
+                index,
+                request: r.clone(),
+                hops: hops.to_vec(),
+            },
+        );
+        kept.truncate(FIRST_FAILURES);
     }
 
     /// Keeps the request if it is among the slowest after warm-up so far.

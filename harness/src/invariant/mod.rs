@@ -22,7 +22,7 @@ use serde::Serialize;
 
 pub use figures::{
     Bucket, Exemplar, FailureKind, Figures, HopKey, InvariantFigures, RecoveryFigures,
-    RecoveryWindow, WindowFigures, SLOWEST,
+    RecoveryWindow, WindowFigures, FIRST_FAILURES, SLOWEST,
 };
 pub use phase::{window_name, within, Phases};
 

@@ -370,27 +370,103 @@ fn figures_read_well() {
     assert_eq!(pct(0.0), "0%");
 }
 
+/// Each kept list as `((phase, kind), indices)`.
+fn kept_failures(f: &Figures) -> Vec<((usize, FailureKind), Vec<usize>)> {
+    f.failures
+        .iter()
+        .map(|(k, xs)| (*k, xs.iter().map(|x| x.index).collect()))
+        .collect()
+}
+
 #[test]
-fn the_first_failure_of_each_kind_is_kept_per_phase() {
+fn the_first_failures_of_each_kind_are_kept_per_phase() {
     let r = record(
         10,
         |_| 5,
         |t| match t {
             3000..=3090 | 7000..=7090 => Outcome::Timeout,
             5000 | 5500 => Outcome::Error(503),
+            5100 => Outcome::Error(502),
             _ => Outcome::Ok,
         },
         &[(4, Some(6))],
     );
     let f = figures_of(&r, &phases(&r), InvariantKind::Answered { max_ratio: 0.0 });
-    let kept: Vec<((usize, FailureKind), usize)> =
-        f.failures.iter().map(|(k, x)| (*k, x.index)).collect();
     assert_eq!(
-        kept,
+        kept_failures(&f),
         [
-            ((0, FailureKind::Timeout), 300),
-            ((1, FailureKind::Error), 500),
-            ((2, FailureKind::Timeout), 700),
+            ((0, FailureKind::Timeout), vec![300, 301, 302]),
+            ((1, FailureKind::Error(502)), vec![510]),
+            ((1, FailureKind::Error(503)), vec![500, 550]),
+            ((2, FailureKind::Timeout), vec![700, 701, 702]),
+        ]
+    );
+}
+
+#[test]
+fn failure_exemplars_stay_bounded_however_many_requests_fail() {
+    // 60,000 requests, every one failing, in four kinds: memory for exemplars
+    // must not grow with them.
+    let r = record(
+        600,
+        |_| 5,
+        |t| match (t / 10) % 4 {
+            0 => Outcome::Timeout,
+            1 => Outcome::Failed,
+            2 => Outcome::Error(503),
+            _ => Outcome::Degraded(vec!["fraud".into()]),
+        },
+        &[(200, Some(400))],
+    );
+    let f = figures_of(&r, &phases(&r), InvariantKind::Answered { max_ratio: 0.0 });
+    assert_eq!(f.failures.len(), 3 * 4, "{:?}", kept_failures(&f));
+    for ((phase, kind), xs) in &f.failures {
+        assert_eq!(xs.len(), FIRST_FAILURES, "{phase} {kind}");
+        assert!(
+            xs.windows(2).all(|w| w[0].index < w[1].index),
+            "{phase} {kind}"
+        );
+        assert!(xs
+            .iter()
+            .all(|x| FailureKind::of(&x.request.outcome) == Some(*kind)));
+    }
+    // The first ones: the faults phase starts at 200s, request 20,000.
+    assert_eq!(
+        kept_failures(&f)[4],
+        ((1, FailureKind::Degraded), vec![20_003, 20_007, 20_011])
+    );
+}
+
+#[test]
+fn failure_exemplars_do_not_depend_on_the_order_traces_end_in() {
+    let r = record(
+        10,
+        |_| 5,
+        |t| match t {
+            4000..=5990 if t % 70 == 0 => Outcome::Timeout,
+            4000..=5990 if t % 30 == 0 => Outcome::Error(503),
+            _ => Outcome::Ok,
+        },
+        &[(4, Some(6))],
+    );
+    let in_order = figures_of(&r, &phases(&r), InvariantKind::Answered { max_ratio: 0.0 });
+    // As the joiner hands them over: answers first, traces later, latest first.
+    let kind = InvariantKind::Answered { max_ratio: 0.0 };
+    let mut reversed = Figures::with_invariants(phases(&r), &[&kind], &Figures::services_of(&r));
+    for q in &r.requests {
+        reversed.sent(q.scheduled);
+        reversed.answered(q);
+    }
+    for (i, q) in r.requests.iter().enumerate().rev() {
+        reversed.trace(i, Some(q), Vec::new());
+    }
+    reversed.finish();
+    assert_eq!(kept_failures(&reversed), kept_failures(&in_order));
+    assert_eq!(
+        kept_failures(&in_order),
+        [
+            ((1, FailureKind::Error(503)), vec![402, 405, 408]),
+            ((1, FailureKind::Timeout), vec![406, 413, 420]),
         ]
     );
 }

@@ -13,7 +13,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::invariant::{Figures, Verdict};
+use crate::invariant::{Exemplar, Figures, Verdict};
 use crate::record::{Outcome, RunRecord};
 use crate::report::fmt_duration;
 use crate::scenario::Scenario;
@@ -25,7 +25,8 @@ use crate::stats::Summary;
 pub const FORMAT: u32 = 1;
 
 /// The reproducible account of one run of one scenario: its figures per phase
-/// and per second, every invariant's verdict, the faults, the slowest requests.
+/// and per second, every invariant's verdict, the faults, the slowest requests
+/// and the first failures.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Report {
     /// The version of this file's shape (the `v1` of its schema).
@@ -74,6 +75,14 @@ pub struct Report {
     pub work: WorkFacts,
     /// The slowest requests after warm-up (at most [`SLOWEST`]), with their traces.
     pub slowest: Vec<TraceFacts>,
+    /// Per phase (`baseline`, `faults`, `recovery`, those with a failure, in
+    /// that order), the first requests of each failing outcome scheduled in it
+    /// (at most 3 each, [`FIRST_FAILURES`], in the order they were sent), with
+    /// their traces. Written only when some request after warm-up failed or
+    /// was degraded, so a report without failures has no such field.
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(extend("propertyNames" = { "enum": ["baseline", "faults", "recovery"] }))]
+    pub first_failures: IndexMap<&'static str, FailuresFacts>,
     /// One entry per second of the load phase, warm-up included, by the second
     /// the requests were scheduled in.
     pub per_second: Vec<Second>,
@@ -81,6 +90,22 @@ pub struct Report {
 
 /// How many of the slowest requests the report traces.
 pub const SLOWEST: usize = crate::invariant::SLOWEST;
+
+/// How many requests of each failing outcome per phase the report traces.
+pub const FIRST_FAILURES: usize = crate::invariant::FIRST_FAILURES;
+// `Report::first_failures`'s doc comment (the schema's description) says 3.
+const _: () = assert!(FIRST_FAILURES == 3);
+
+/// One phase's first failures: per failing outcome (`degraded`, `error 502`,
+/// `error 503`, `failed`, `timeout`; each status its own, in that order), the
+/// first requests that ended so, in the order they were sent.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[serde(transparent)]
+#[schemars(
+    transparent,
+    extend("propertyNames" = { "pattern": r"^(degraded|error [0-9]{3}|failed|timeout)$" })
+)]
+pub struct FailuresFacts(pub IndexMap<String, Vec<TraceFacts>>);
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct WorkFacts {
@@ -270,10 +295,7 @@ impl Report {
         verdicts: Vec<Verdict>,
     ) -> Self {
         let mut phase_facts = IndexMap::new();
-        for (name, window) in ["baseline", "faults", "recovery"]
-            .into_iter()
-            .zip(&figures.phase_figures)
-        {
+        for (name, window) in PHASES.into_iter().zip(&figures.phase_figures) {
             let spans = window
                 .spans
                 .iter()
@@ -330,7 +352,18 @@ impl Report {
                 })
                 .collect(),
         };
-        let slowest = slowest(figures);
+        let slowest = figures.slowest.iter().map(trace_facts).collect();
+        let mut first_failures: IndexMap<&'static str, FailuresFacts> = IndexMap::new();
+        for ((phase, kind), kept) in &figures.failures {
+            let Some(name) = PHASES.get(*phase) else {
+                continue;
+            };
+            first_failures
+                .entry(name)
+                .or_default()
+                .0
+                .insert(kind.to_string(), kept.iter().map(trace_facts).collect());
+        }
         Report {
             format: FORMAT,
             scenario: scenario.name.clone(),
@@ -376,6 +409,7 @@ impl Report {
             degraded_by,
             work,
             slowest,
+            first_failures,
             per_second,
         }
     }
@@ -393,63 +427,58 @@ impl Report {
     }
 }
 
-/// The [`SLOWEST`] requests scheduled after warm-up, slowest first (ties: the
-/// earlier request first), each with its trace.
-fn slowest(figures: &Figures) -> Vec<TraceFacts> {
-    figures
-        .slowest
-        .iter()
-        .map(|x| {
-            let (i, r) = (x.index, &x.request);
-            let hops: Vec<&crate::record::Hop> = x.hops.iter().map(|(_, h)| h).collect();
-            let since =
-                |t: std::time::Duration| crate::stats::ms(t) - crate::stats::ms(r.scheduled);
-            let attempts = hops.iter().flat_map(|h| &h.attempts);
-            TraceFacts {
-                request: i,
-                scheduled_ms: crate::stats::ms(r.scheduled),
-                latency_ms: crate::stats::ms(r.latency),
-                outcome: match &r.outcome {
-                    Outcome::Ok => "ok".into(),
-                    Outcome::Degraded(_) => "degraded".into(),
-                    Outcome::Error(status) => format!("error {status}"),
-                    Outcome::Failed => "failed".into(),
-                    Outcome::Timeout => "timeout".into(),
-                },
-                attempts: attempts.clone().filter(|a| !a.to.is_empty()).count(),
-                retries: attempts.clone().filter(|a| a.retry > 0).count(),
-                hedges: attempts.filter(|a| a.hedge).count(),
-                hops: hops
+/// The phases of `report.json`, in the order of [`Figures::phase_figures`].
+const PHASES: [&str; 3] = ["baseline", "faults", "recovery"];
+
+/// A kept request with its trace, as the report prints it.
+fn trace_facts(x: &Exemplar) -> TraceFacts {
+    let (i, r) = (x.index, &x.request);
+    let hops: Vec<&crate::record::Hop> = x.hops.iter().map(|(_, h)| h).collect();
+    let since = |t: std::time::Duration| crate::stats::ms(t) - crate::stats::ms(r.scheduled);
+    let attempts = hops.iter().flat_map(|h| &h.attempts);
+    TraceFacts {
+        request: i,
+        scheduled_ms: crate::stats::ms(r.scheduled),
+        latency_ms: crate::stats::ms(r.latency),
+        outcome: match &r.outcome {
+            Outcome::Ok => "ok".into(),
+            Outcome::Degraded(_) => "degraded".into(),
+            Outcome::Error(status) => format!("error {status}"),
+            Outcome::Failed => "failed".into(),
+            Outcome::Timeout => "timeout".into(),
+        },
+        attempts: attempts.clone().filter(|a| !a.to.is_empty()).count(),
+        retries: attempts.clone().filter(|a| a.retry > 0).count(),
+        hedges: attempts.filter(|a| a.hedge).count(),
+        hops: hops
+            .iter()
+            .map(|h| HopFacts {
+                instance: h.instance.clone(),
+                path: h.path.clone(),
+                parent: h.parent.clone(),
+                start_ms: since(h.start),
+                end_ms: since(h.end),
+                work_ms: h
+                    .work
+                    .map_or(0.0, |(s, e)| crate::stats::ms(e.saturating_sub(s))),
+                wasted_ms: crate::stats::ms(h.wasted),
+                status: h.status,
+                note: h.note,
+                attempts: h
+                    .attempts
                     .iter()
-                    .map(|h| HopFacts {
-                        instance: h.instance.clone(),
-                        path: h.path.clone(),
-                        parent: h.parent.clone(),
-                        start_ms: since(h.start),
-                        end_ms: since(h.end),
-                        work_ms: h
-                            .work
-                            .map_or(0.0, |(s, e)| crate::stats::ms(e.saturating_sub(s))),
-                        wasted_ms: crate::stats::ms(h.wasted),
-                        status: h.status,
-                        note: h.note,
-                        attempts: h
-                            .attempts
-                            .iter()
-                            .map(|a| AttemptFacts {
-                                id: a.id,
-                                service: a.service.clone(),
-                                to: a.to.clone(),
-                                retry: a.retry,
-                                hedge: a.hedge,
-                                start_ms: since(a.start),
-                                end_ms: since(a.end),
-                                outcome: crate::record::attempt_outcome(a.outcome),
-                            })
-                            .collect(),
+                    .map(|a| AttemptFacts {
+                        id: a.id,
+                        service: a.service.clone(),
+                        to: a.to.clone(),
+                        retry: a.retry,
+                        hedge: a.hedge,
+                        start_ms: since(a.start),
+                        end_ms: since(a.end),
+                        outcome: crate::record::attempt_outcome(a.outcome),
                     })
                     .collect(),
-            }
-        })
-        .collect()
+            })
+            .collect(),
+    }
 }

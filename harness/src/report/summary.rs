@@ -209,6 +209,28 @@ pub fn render(r: &Report) -> String {
             }
         }
     }
+    if !r.first_failures.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## First failures\n\nPer phase and outcome, the first requests that ended so (their traces are in report.json and report.html).\n"
+        );
+        for (phase, kinds) in &r.first_failures {
+            for (kind, traces) in &kinds.0 {
+                let requests: Vec<String> = traces
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "{} at {} ({}ms)",
+                            t.request,
+                            ms_as_duration(t.scheduled_ms),
+                            ms(t.latency_ms)
+                        )
+                    })
+                    .collect();
+                let _ = writeln!(s, "- {phase}, {kind}: {}", requests.join(", "));
+            }
+        }
+    }
     if !r.degraded_by.is_empty() {
         let _ = writeln!(s, "\n## Degraded answers by missing dependency\n");
         for (name, n) in &r.degraded_by {

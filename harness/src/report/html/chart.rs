@@ -128,6 +128,42 @@ type Chart<'a, 'b> = ChartContext<
     Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
 >;
 
+/// A timeline's plot below `top` pixels of fault lanes: x from 0 to `secs`
+/// seconds of load, y from 0 to `y_top` described by `y_desc` and labelled by
+/// `y_label`, with the mesh and axes both timelines share.
+fn timeline_axes<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    top: u32,
+    secs: f64,
+    y_top: f64,
+    y_desc: &str,
+    y_label: &dyn Fn(&f64) -> String,
+) -> Result<Chart<'a, 'b>, String> {
+    let err = |e: DrawingAreaErrorKind<_>| e.to_string();
+    let mut chart = ChartBuilder::on(root)
+        .margin(MARGIN)
+        .margin_top(top)
+        .x_label_area_size(36)
+        .y_label_area_size(Y_LABELS)
+        .build_cartesian_2d(0.0..secs, 0.0..y_top)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(BLACK.mix(0.12))
+        .axis_style(BLACK.mix(0.6))
+        .x_desc("seconds of load")
+        .y_desc(y_desc)
+        .label_style(font(14))
+        .axis_desc_style(font(14))
+        .x_label_formatter(&|v| format!("{v}s"))
+        .y_label_formatter(y_label)
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
 /// Shades warm-up and every fault window across the plot, and draws the
 /// fault bars with their labels in the lanes above it.
 fn draw_faults(
@@ -207,27 +243,7 @@ pub fn latency(r: &Report) -> ChartResult {
             .map(|s| s.summary.max_ms)
             .fold(r.workload.deadline_ms, f64::max);
         let y_top = (peak * 1.08).max(1.0);
-        let mut chart = ChartBuilder::on(&root)
-            .margin(MARGIN)
-            .margin_top(top)
-            .x_label_area_size(36)
-            .y_label_area_size(Y_LABELS)
-            .build_cartesian_2d(0.0..secs, 0.0..y_top)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(BLACK.mix(0.12))
-            .axis_style(BLACK.mix(0.6))
-            .x_desc("seconds of load")
-            .y_desc("latency (ms)")
-            .label_style(font(14))
-            .axis_desc_style(font(14))
-            .x_label_formatter(&|v| format!("{v}s"))
-            .y_label_formatter(&|v| ms(*v))
-            .draw()
-            .map_err(err)?;
+        let mut chart = timeline_axes(&root, top, secs, y_top, "latency (ms)", &|v| ms(*v))?;
         draw_faults(&root, &mut chart, r, &lane_of, y_top)?;
         for (_, color, figure) in LATENCIES {
             let style = color.stroke_width(2);
@@ -294,27 +310,9 @@ pub fn outcomes(r: &Report) -> ChartResult {
             .max()
             .unwrap_or(0);
         let y_top = (peak as f64 * 1.25).max(1.0);
-        let mut chart = ChartBuilder::on(&root)
-            .margin(MARGIN)
-            .margin_top(top)
-            .x_label_area_size(36)
-            .y_label_area_size(Y_LABELS)
-            .build_cartesian_2d(0.0..secs, 0.0..y_top)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(BLACK.mix(0.12))
-            .axis_style(BLACK.mix(0.6))
-            .x_desc("seconds of load")
-            .y_desc("requests per second")
-            .label_style(font(14))
-            .axis_desc_style(font(14))
-            .x_label_formatter(&|v| format!("{v}s"))
-            .y_label_formatter(&|v| thousands(v.max(0.0).round() as u64))
-            .draw()
-            .map_err(err)?;
+        let mut chart = timeline_axes(&root, top, secs, y_top, "requests per second", &|v| {
+            thousands(v.max(0.0).round() as u64)
+        })?;
         draw_faults(&root, &mut chart, r, &lane_of, y_top)?;
         for (k, (_, color)) in OUTCOMES.into_iter().enumerate() {
             let bars = r.per_second.iter().filter_map(|s| {

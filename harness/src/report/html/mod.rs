@@ -4,8 +4,9 @@
 //! What they look for first is a timeline, so the page leads with the
 //! verdicts and then latency and outcomes per second with every fault's
 //! window shaded and labelled ([`chart`]); then the fault timeline, calls
-//! and wasted work per service, and the slowest requests as waterfalls
-//! ([`waterfall`]).
+//! and wasted work per service, the slowest requests as waterfalls
+//! ([`waterfall`]), and as waterfalls too the first failures of each kind in
+//! each phase, which show how a fault first broke a request.
 //!
 //! One file with nothing to fetch: CSS inline, charts as inline SVG, no
 //! script, no font, no image, so it opens the same from a CI artifact, a
@@ -20,6 +21,7 @@ pub mod waterfall;
 use std::fmt::Write;
 
 use crate::invariant::{pct, thousands};
+use crate::report::json::{TraceFacts, FIRST_FAILURES};
 use crate::report::summary::{ms, ms_as_duration, secs};
 use crate::report::Report;
 use crate::stats::Summary;
@@ -82,6 +84,7 @@ pub fn render(r: &Report) -> String {
     phases(&mut s, r);
     services(&mut s, r);
     slowest(&mut s, r);
+    first_failures(&mut s, r);
     per_second(&mut s, r);
     let _ = write!(
         s,
@@ -411,18 +414,48 @@ fn slowest(s: &mut String, r: &Report) {
         , waterfall::CANCELLED
     );
     for t in &r.slowest {
-        let _ = writeln!(
-            s,
-            "<div class=\"trace\"><h3>request {} at {}: {}ms, {} <span class=\"muted\">({}, {}, {})</span></h3>\n{}\n</div>",
-            t.request,
-            ms_as_duration(t.scheduled_ms),
-            ms(t.latency_ms),
-            esc(&t.outcome),
-            plural(t.attempts, "attempt", "attempts"),
-            plural(t.retries, "retry", "retries"),
-            plural(t.hedges, "hedge", "hedges"),
-            waterfall::render(t, r.workload.deadline_ms)
+        trace(s, t, r.workload.deadline_ms);
+    }
+    s.push_str("</section>\n");
+}
+
+/// One request's heading and waterfall.
+fn trace(s: &mut String, t: &TraceFacts, deadline_ms: f64) {
+    let _ = writeln!(
+        s,
+        "<div class=\"trace\"><h3>request {} at {}: {}ms, {} <span class=\"muted\">({}, {}, {})</span></h3>\n{}\n</div>",
+        t.request,
+        ms_as_duration(t.scheduled_ms),
+        ms(t.latency_ms),
+        esc(&t.outcome),
+        plural(t.attempts, "attempt", "attempts"),
+        plural(t.retries, "retry", "retries"),
+        plural(t.hedges, "hedge", "hedges"),
+        waterfall::render(t, deadline_ms)
+    );
+}
+
+/// Per phase and failing outcome, the first requests that ended so, drawn
+/// as the slowest are.
+fn first_failures(s: &mut String, r: &Report) {
+    s.push_str("<section id=\"first-failures\">\n<h2>First failures</h2>\n");
+    if r.first_failures.is_empty() {
+        s.push_str(
+            "<p class=\"muted\">No request after warm-up failed or was degraded.</p>\n</section>\n",
         );
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "<p class=\"muted\">Per phase and outcome, the first {FIRST_FAILURES} requests (at most) that ended so, in the order they were sent, drawn as the slowest are.</p>"
+    );
+    for (phase, kinds) in &r.first_failures {
+        for (kind, traces) in &kinds.0 {
+            let _ = writeln!(s, "<h3>{}: {}</h3>", esc(phase), esc(kind));
+            for t in traces {
+                trace(s, t, r.workload.deadline_ms);
+            }
+        }
     }
     s.push_str("</section>\n");
 }
