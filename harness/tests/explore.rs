@@ -249,7 +249,7 @@ fn bad_explore_sections_exit_2() {
         (
             "key.toml",
             card.replace("max_faults = 3", "max_fault = 3"),
-            "unknown key `max_fault` in `[explore]`",
+            "unknown key `max_fault`\n  (hint: expected one of `kinds`, `targets`, `min_faults`, `max_faults`,",
         ),
         (
             "target.toml",

@@ -2,7 +2,8 @@
 //! invariant, shrink the first one found, and write it as a regression.
 //!
 //! Reach for it when the hand-written `[[faults]]` pass: explore draws fault
-//! schedules from the scenario's `[explore]` section ([`config`]) with
+//! schedules from the scenario's `[explore]` section (validated with the
+//! rest of the file, [`crate::scenario::ExploreConfig`]) with
 //! proptest strategies ([`strategy`]), runs each on top of the scenario's own
 //! faults in the simulator, and checks the invariants. The first failing case
 //! is shrunk ([`shrink`]) to a schedule with no fault to spare and written as
@@ -14,7 +15,6 @@
 //! are reported in case order, so `--jobs` changes the speed, never the
 //! result; `--shard I/N` takes every N-th case for a CI matrix.
 
-pub mod config;
 pub mod regression;
 pub mod report;
 pub mod shrink;
@@ -133,12 +133,14 @@ pub fn main(opts: &Options) -> i32 {
     if !opts.worker {
         println!("{}  {seed}", verb(NOTE, "Seed"));
     }
-    let config = match config::parse(&base, &text) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{BAD}error{BAD:#}: {e}");
-            return exit::BAD_INPUT;
-        }
+    let Some(config) = base.explore.clone() else {
+        eprintln!(
+            "{BAD}error{BAD:#}: {}: has no `[explore]` section: nothing says which fault \
+             schedules to explore\n  (hint: add one, e.g. `[explore]` with `kinds = [\"kill\", \
+             \"latency\"]`, `targets = [\"ledger\"]`, `max_faults = 3` (see docs/explore.md))",
+            path.display()
+        );
+        return exit::BAD_INPUT;
     };
     if opts.cases == 0 || opts.cases > MAX_CASES {
         eprintln!("{BAD}error{BAD:#}: --cases must be between 1 and {MAX_CASES}");

@@ -164,7 +164,7 @@ max_faults = 8
     #[test]
     fn shrinks_to_the_two_faults_that_matter() {
         let scenario = crate::scenario::parse(TEXT, Path::new("t.toml")).unwrap();
-        let config = super::super::config::parse(&scenario, TEXT).unwrap();
+        let config = scenario.explore.clone().unwrap();
         let space = Space::new(&scenario, config, Duration::from_secs(30)).unwrap();
         let mut found = None;
         for n in 0..500 {

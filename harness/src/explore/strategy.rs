@@ -17,8 +17,10 @@ use proptest::sample::subsequence;
 use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
-use super::config::{ExploreConfig, ExploreKind, ExploreTarget};
-use crate::scenario::{format_duration, Fault, FaultKind, LinkScope, Scenario, Target};
+use crate::scenario::{
+    format_duration, ExploreConfig, ExploreKind, ExploreTarget, Fault, FaultKind, LinkScope,
+    Scenario, Target,
+};
 use crate::topology::derive_seed;
 
 /// Explored fault times are multiples of this past the window's start.
@@ -425,7 +427,7 @@ max_concurrent_per_service = 1
 
     fn space(duration: Duration) -> (Scenario, Space) {
         let scenario = crate::scenario::parse(TEXT, Path::new("t.toml")).unwrap();
-        let config = super::super::config::parse(&scenario, TEXT).unwrap();
+        let config = scenario.explore.clone().unwrap();
         let space = Space::new(&scenario, config, duration).unwrap();
         (scenario, space)
     }
@@ -468,7 +470,7 @@ max_concurrent_per_service = 1
     #[test]
     fn a_short_run_leaves_no_room() {
         let scenario = crate::scenario::parse(TEXT, Path::new("t.toml")).unwrap();
-        let config = super::super::config::parse(&scenario, TEXT).unwrap();
+        let config = scenario.explore.clone().unwrap();
         let err = Space::new(&scenario, config, Duration::from_secs(8)).unwrap_err();
         assert!(
             err.starts_with("a load phase of 8s leaves no room"),

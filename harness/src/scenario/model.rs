@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
+use super::explore::ExploreConfig;
+
 /// One scenario file, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
@@ -33,8 +35,8 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     /// Invariants in file order.
     pub invariants: Vec<Invariant>,
-    /// `[explore]`, kept as written; `squall explore` validates it.
-    pub explore: Option<toml::Value>,
+    /// `[explore]`: what `squall explore` draws fault schedules from.
+    pub explore: Option<ExploreConfig>,
     /// `[docker]`: what the Docker backend runs; the simulator ignores it.
     pub docker: DockerConfig,
 }
