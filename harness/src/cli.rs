@@ -440,7 +440,7 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
         // that is the cause, and its hint replaces any other.
         // (Not wasted work: spans that were not read back are not a matter of length.)
         let cut = |v: &squall::invariant::Verdict| {
-            !v.held && v.observed.is_none() && v.kind != "wasted_work"
+            !v.held && v.observed.is_none() && v.kind != squall::invariant::VerdictKind::WastedWork
         };
         for v in verdicts.iter_mut().filter(|v| cut(v)) {
             let message = match v.message.find(" (hint: ") {

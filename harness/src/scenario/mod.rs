@@ -66,8 +66,8 @@ pub use explore::{ExploreConfig, ExploreKind, ExploreTarget, MAX_FAULTS};
 pub use limits::{MAX_RATE, MAX_REPLICAS, MAX_RETRIES};
 pub use model::{
     Arrival, Balancer, Breaker, Call, DockerConfig, Endpoint, Expect, Fault, FaultKind, Invariant,
-    InvariantKind, LinkScope, Scenario, Service, ServiceDocker, SimConfig, Target, Window, Work,
-    Workload,
+    InvariantId, InvariantKind, LinkScope, Scenario, Service, ServiceDocker, SimConfig, Target,
+    Window, Work, Workload,
 };
 
 /// Reads and validates the scenario file at `path`.
