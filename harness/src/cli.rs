@@ -2,6 +2,7 @@
 //! are printed (results on stdout, progress and diagnostics on stderr).
 
 mod check;
+mod explore;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -270,16 +271,7 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Check(args) => check::check(&args.scenarios, args.json, args.max_amplification),
-        Command::Explore(args) => squall::explore::main(&squall::explore::Options {
-            scenario: args.scenario,
-            cases: args.cases,
-            seed: args.seed,
-            jobs: args.jobs.map(usize::from),
-            shard: args.shard,
-            duration: args.duration,
-            out: args.out,
-            worker: args.worker,
-        }),
+        Command::Explore(args) => explore::explore(args),
         Command::Heal(args) => heal(args),
         Command::Doctor => doctor(),
         Command::Completions { shell } => {
