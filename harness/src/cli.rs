@@ -2,6 +2,7 @@
 //! are printed (results on stdout, progress and diagnostics on stderr).
 
 mod check;
+mod explore;
 pub mod panic;
 mod progress;
 
@@ -272,16 +273,7 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Check(args) => check::check(&args.scenarios, args.json, args.max_amplification),
-        Command::Explore(args) => squall::explore::main(&squall::explore::Options {
-            scenario: args.scenario,
-            cases: args.cases,
-            seed: args.seed,
-            jobs: args.jobs.map(usize::from),
-            shard: args.shard,
-            duration: args.duration,
-            out: args.out,
-            worker: args.worker,
-        }),
+        Command::Explore(args) => explore::explore(args),
         Command::Heal(args) => heal(args),
         Command::Doctor => doctor(),
         Command::Completions { shell } => {
@@ -442,7 +434,7 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
         // that is the cause, and its hint replaces any other.
         // (Not wasted work: spans that were not read back are not a matter of length.)
         let cut = |v: &squall::invariant::Verdict| {
-            !v.held && v.observed.is_none() && v.kind != "wasted_work"
+            !v.held && v.observed.is_none() && v.kind != squall::invariant::VerdictKind::WastedWork
         };
         for v in verdicts.iter_mut().filter(|v| cut(v)) {
             let message = match v.message.find(" (hint: ") {

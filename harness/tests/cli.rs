@@ -154,6 +154,20 @@ fn check_refuses_a_timeout_past_the_limit() {
     assert!(!stdout.contains("fix:"), "{stdout}");
 }
 
+/// `[explore]` is part of the scenario: `squall run`, which never explores,
+/// refuses a typo in it at its place all the same, before anything runs.
+#[test]
+fn run_refuses_a_bad_explore_key_with_its_place() {
+    let body = format!("{BASE}\n[explore]\ntargets = [\"back\"]\nmax_fault = 3\n");
+    bad_file(
+        &body,
+        "bad.toml:24:1: unknown key `max_fault`\n  (hint: expected one of `kinds`, `targets`, \
+         `min_faults`, `max_faults`,",
+    );
+    let body = format!("{BASE}\n[explore]\ntargets = [\"bak\"]\n");
+    bad_file(&body, "bad.toml:23:12: unknown target `bak`");
+}
+
 #[test]
 fn a_missing_file_is_bad_input() {
     let out = squall(&["run", "scenarios/no-such-file.toml"]);

@@ -183,13 +183,9 @@ fn without_table(text: &str, name: &str) -> String {
     out
 }
 
-/// Parses `text` as a scenario, and its `[explore]` section when it has one.
+/// Parses and validates `text` as a scenario, its `[explore]` section included.
 fn validate(text: &str, path: &Path) -> Result<(), String> {
-    let scenario = squall::scenario::parse(text, path).map_err(|e| e.to_string())?;
-    let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
-    if table.contains_key("explore") {
-        squall::explore::config::parse(&scenario, text).map_err(|e| e.to_string())?;
-    }
+    squall::scenario::parse(text, path).map_err(|e| e.to_string())?;
     Ok(())
 }
 

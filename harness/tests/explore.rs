@@ -114,7 +114,9 @@ fn finds_the_overlap_weakness_shrinks_it_and_the_regression_fails_the_same_way()
     ] {
         assert_eq!(f1[key], f2[key], "{key}");
     }
-    assert_eq!(f1["failed"][0], "answered");
+    assert_eq!(f1["failed"][0]["label"], "answered");
+    assert_eq!(f1["failed"][0]["invariant"], 0);
+    assert_eq!(f1["target"], 0);
     assert_eq!(f1["verified"], true);
     // Cases run in order up to the first failure, which is the last.
     let numbers = case_numbers(&json1);
@@ -249,7 +251,7 @@ fn bad_explore_sections_exit_2() {
         (
             "key.toml",
             card.replace("max_faults = 3", "max_fault = 3"),
-            "unknown key `max_fault` in `[explore]`",
+            "unknown key `max_fault`\n  (hint: expected one of `kinds`, `targets`, `min_faults`, `max_faults`,",
         ),
         (
             "target.toml",
@@ -278,4 +280,68 @@ fn bad_explore_sections_exit_2() {
         "3/2",
     ]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// Two `latency p99` invariants, one over the baseline (held) and one over
+/// the faults (failed): the same label, told apart by their index in
+/// `[[invariants]]`. Explore reports, shrinks for and checks the second only.
+#[test]
+fn two_invariants_with_one_label_are_told_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("two-p99.toml");
+    std::fs::write(
+        &scenario,
+        r#"duration = "8s"
+seed = 1
+[workload]
+target = "api"
+path = "/get"
+rate = 50
+deadline = "500ms"
+warmup = "1s"
+[services.api.endpoints."/get"]
+calls = [{ to = "db", path = "/read", timeout = "400ms" }]
+[services.db.endpoints."/read"]
+work = "1ms"
+
+[[invariants]]
+kind = "latency"
+percentile = 99.0
+max = "80ms"
+during = "baseline"
+
+[[invariants]]
+kind = "latency"
+percentile = 99.0
+max = "80ms"
+during = "faults"
+
+[explore]
+kinds = ["latency"]
+targets = ["db"]
+max_faults = 2
+length = ["1s", "2s"]
+delay = ["100ms", "200ms"]
+settle = "2s"
+"#,
+    )
+    .unwrap();
+    let (out, json) = explore(
+        &scenario,
+        &dir.path().join("reports"),
+        &["--cases", "2", "--jobs", "1"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let latency_p99_during_faults = serde_json::json!([{ "invariant": 1, "label": "latency p99" }]);
+    for case in json["cases"].as_array().unwrap() {
+        if !case["failed"].as_array().unwrap().is_empty() {
+            assert_eq!(case["failed"], latency_p99_during_faults, "{case}");
+        }
+    }
+    let failure = &json["failure"];
+    assert_eq!(failure["failed"], latency_p99_during_faults);
+    assert_eq!(failure["shrunk_failed"], latency_p99_during_faults);
+    assert_eq!(failure["target"], 1);
+    assert_eq!(failure["verified"], true, "{}", text(&out));
+    assert_eq!(json["format"], 2);
 }

@@ -294,10 +294,8 @@ fn outcome(text: &str) -> Result<i32, String> {
     let _ = analyse(&scenario, &CheckOptions::default());
     let _ = squall::check::entry_worst(&scenario);
     let _ = squall::check::peak_amplification(&scenario);
-    if scenario.explore.is_some() {
-        if let Ok(config) = squall::explore::config::parse(&scenario, text) {
-            let _ = squall::explore::strategy::Space::new(&scenario, config, SHORT_RUN);
-        }
+    if let Some(config) = scenario.explore.clone() {
+        let _ = squall::explore::strategy::Space::new(&scenario, config, SHORT_RUN);
     }
     let mut short = scenario.clone();
     short.workload.rate = short.workload.rate.min(TEST_RATE);

@@ -23,7 +23,7 @@ pub fn check(paths: &[PathBuf], json: bool, max_amplification: f64) -> i32 {
     // Every file is validated first: a bad one is exit 2 and nothing is analysed.
     let mut scenarios = Vec::new();
     for path in paths {
-        match scenario::load(path).and_then(|s| validate_explore(&s).map(|()| s)) {
+        match scenario::load(path) {
             Ok(s) => scenarios.push(s),
             Err(e) => {
                 eprintln!("{BAD}error{BAD:#}: {e}");
@@ -56,19 +56,6 @@ pub fn check(paths: &[PathBuf], json: bool, max_amplification: f64) -> i32 {
         );
     }
     code
-}
-
-/// The file's `[explore]` section, when it has one, read as `squall explore`
-/// reads it: `check` validates the whole file, not only what `run` uses.
-fn validate_explore(scenario: &Scenario) -> Result<(), scenario::ScenarioError> {
-    let Ok(text) = std::fs::read_to_string(&scenario.path) else {
-        return Ok(()); // `load` just read it; a vanished file is not our finding
-    };
-    let has_section = toml::from_str::<toml::Table>(&text).is_ok_and(|t| t.contains_key("explore"));
-    if has_section {
-        squall::explore::config::parse(scenario, &text)?;
-    }
-    Ok(())
 }
 
 /// Prints the findings for `scenario` on stderr, as `squall run` does before

@@ -2,7 +2,8 @@
 //! invariant, shrink the first one found, and write it as a regression.
 //!
 //! Reach for it when the hand-written `[[faults]]` pass: explore draws fault
-//! schedules from the scenario's `[explore]` section ([`config`]) with
+//! schedules from the scenario's `[explore]` section (validated with the
+//! rest of the file, [`crate::scenario::ExploreConfig`]) with
 //! proptest strategies ([`strategy`]), runs each on top of the scenario's own
 //! faults in the simulator, and checks the invariants. The first failing case
 //! is shrunk ([`shrink`]) to a schedule with no fault to spare and written as
@@ -13,27 +14,30 @@
 //! seed from `(seed, i)` alone. Cases run in worker processes ([`worker`]) and
 //! are reported in case order, so `--jobs` changes the speed, never the
 //! result; `--shard I/N` takes every N-th case for a CI matrix.
+//!
+//! The library prints nothing and picks no exit code: [`explore`] reports
+//! its progress as [`Event`]s to a callback and returns an [`Outcome`] or an
+//! [`ExploreError`]; the CLI (`cli/explore.rs`) prints and exits. Invariants
+//! are compared by [`InvariantId`], never by label.
 
-pub mod config;
 pub mod regression;
 pub mod report;
 pub mod shrink;
 pub mod strategy;
 pub mod worker;
 
-use std::io::{IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant, SystemTime};
 
-use anstream::{eprintln, println};
-use anstyle::{AnsiColor, Style};
-
-use crate::exit;
-use crate::scenario::{self, format_duration};
-use regression::Regression;
-use report::{ExploreReport, FailureReport, Progress};
-use strategy::{describe, Space};
+use crate::scenario::limits::TooManyRequests;
+use crate::scenario::{self, format_duration, Scenario, ScenarioError};
+use regression::{Regression, RenderError};
+use report::{ExploreReport, FailureReport};
+use shrink::Shrunk;
+use strategy::{describe, NoRoom, Space};
+use worker::{CaseResult, NotACaseNumber, RunOutcome, Target, WorkerError};
 
 /// Cases explored when `--cases` is not given.
 pub const DEFAULT_CASES: u64 = 100;
@@ -91,75 +95,208 @@ pub struct Options {
     pub duration: Option<Duration>,
     /// Reports go here instead of `reports/`.
     pub out: Option<PathBuf>,
-    /// Run as a worker: case numbers in on stdin, results out on stdout.
-    pub worker: bool,
 }
 
-const GOOD: Style = AnsiColor::Green.on_default().bold();
-const BAD: Style = AnsiColor::Red.on_default().bold();
-const NOTE: Style = AnsiColor::Cyan.on_default().bold();
-
-fn verb(style: Style, word: &str) -> String {
-    format!("{style}{word:>12}{style:#}")
+/// Why an exploration could not run. The first five are bad input, the rest
+/// the environment's fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ExploreError {
+    /// The scenario file cannot be read or used (its `[explore]` included).
+    #[error("{0}")]
+    Scenario(#[from] ScenarioError),
+    #[error(
+        "{}: has no `[explore]` section: nothing says which fault schedules to explore\n  \
+         (hint: add one, e.g. `[explore]` with `kinds = [\"kill\", \"latency\"]`, \
+         `targets = [\"ledger\"]`, `max_faults = 3` (see docs/explore.md))",
+        .0.display()
+    )]
+    NoSection(PathBuf),
+    #[error("--cases must be between 1 and {MAX_CASES}")]
+    Cases(u64),
+    /// `--duration` makes the scenario offer too many requests.
+    #[error("{}: {source}", path.display())]
+    TooManyRequests {
+        path: PathBuf,
+        source: TooManyRequests,
+    },
+    #[error("{}: {source}", path.display())]
+    NoRoom { path: PathBuf, source: NoRoom },
+    /// A worker was handed a line that is not a case number (bad input on
+    /// its stdin).
+    #[error("{0}")]
+    Worker(#[from] NotACaseNumber),
+    /// The workers could not run the cases.
+    #[error("{0}")]
+    Workers(#[from] WorkerError),
+    #[error("cannot write the explore report under {}: {source}", dir.display())]
+    WriteReport {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
 }
 
-/// Runs `squall explore` and returns its exit code.
-pub fn main(opts: &Options) -> i32 {
+/// Why the first failure could not be shrunk into a regression file. The
+/// exploration still writes its report.
+#[derive(Debug, thiserror::Error)]
+pub enum ShrinkError {
+    #[error(
+        "case {case} failed `{target}` in a worker but not when run again here: the simulation \
+         was not deterministic (hint: report it with the seed {seed})"
+    )]
+    NotDeterministic {
+        case: u64,
+        target: String,
+        seed: u64,
+    },
+    #[error("{0}")]
+    Render(#[from] RenderError),
+    #[error("cannot write {}: {source}", file.display())]
+    Write {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the regression written does not load: {0}")]
+    Load(ScenarioError),
+}
+
+/// What the exploration is doing, as it goes: for the CLI to print.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The seed, first of all (after the file loaded), so that an error
+    /// later still shows it.
+    Seed(u64),
+    /// The cases are about to run.
+    Start(&'a Start),
+    /// A case finished (in the order they finish, not case order).
+    Case {
+        result: &'a CaseResult,
+        /// Cases finished so far, of `total`, and how many failed.
+        done: usize,
+        total: usize,
+        failures: usize,
+        /// Since the cases started.
+        elapsed: Duration,
+    },
+    /// Every case ran.
+    CasesDone,
+    /// The first failing case, about to be shrunk.
+    Found(&'a CaseResult),
+    /// One shrinking run: runs spent so far, explored faults of the candidate.
+    Shrinking { runs: usize, faults: usize },
+    /// Shrinking ended; `from` is how many explored faults the case had.
+    Shrunk {
+        from: usize,
+        shrunk: &'a Shrunk<RunOutcome>,
+    },
+    /// The regression file was written and run: `verified` when it failed
+    /// `target` again.
+    Regression {
+        file: &'a Path,
+        verified: bool,
+        target: &'a str,
+    },
+}
+
+/// What [`Event::Start`] says.
+#[derive(Debug, Clone)]
+pub struct Start {
+    /// The scenario's `name`, and its file.
+    pub scenario: String,
+    pub path: PathBuf,
+    /// `--cases`, and how many of them this shard runs.
+    pub cases: u64,
+    pub selected: usize,
+    pub shard: Option<Shard>,
+    pub jobs: usize,
+    /// Load phase of every case.
+    pub duration: Duration,
+}
+
+/// A finished exploration.
+#[derive(Debug)]
+pub struct Outcome {
+    /// What `explore.json` says.
+    pub report: ExploreReport,
+    /// The directory `explore.json` was written into.
+    pub dir: PathBuf,
+    /// The regression file written for the first failure.
+    pub regression: Option<PathBuf>,
+    /// Why there is none although a case failed.
+    pub shrink_error: Option<ShrinkError>,
+    /// Wall time of the whole exploration, shrinking included.
+    pub wall: Duration,
+}
+
+/// The scenario, its `[explore]` space and the seed, checked.
+struct Prepared {
+    base: Scenario,
+    text: String,
+    seed: u64,
+    space: Space,
+}
+
+/// Reads and checks everything before any case runs.
+fn prepare(opts: &Options, on: &mut impl FnMut(Event<'_>)) -> Result<Prepared, ExploreError> {
     let path = opts.scenario.as_path();
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!(
-                "{BAD}error{BAD:#}: {}: cannot read scenario file: {e}",
-                path.display()
-            );
-            return exit::BAD_INPUT;
-        }
-    };
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        path: path.to_path_buf(),
+        line: 0,
+        col: 0,
+        message: format!("cannot read scenario file: {e}"),
+        hint: None,
+    })?;
     // Explore runs every case in the simulator: what it cannot do is refused
     // here, at its place in the file, not in every case.
-    let base = match scenario::parse(&text, path)
-        .and_then(|s| crate::engine::BackendKind::Sim.check(&s).map(|()| s))
-    {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{BAD}error{BAD:#}: {e}");
-            return exit::BAD_INPUT;
-        }
-    };
+    let base = scenario::parse(&text, path)?;
+    crate::engine::BackendKind::Sim.check(&base)?;
     let seed = opts.seed.unwrap_or(base.seed);
-    // The seed is printed before the `[explore]` section is read, so even a
-    // config error shows it.
-    if !opts.worker {
-        println!("{}  {seed}", verb(NOTE, "Seed"));
-    }
-    let config = match config::parse(&base, &text) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{BAD}error{BAD:#}: {e}");
-            return exit::BAD_INPUT;
-        }
-    };
+    on(Event::Seed(seed));
+    let config = base
+        .explore
+        .clone()
+        .ok_or_else(|| ExploreError::NoSection(path.to_path_buf()))?;
     if opts.cases == 0 || opts.cases > MAX_CASES {
-        eprintln!("{BAD}error{BAD:#}: --cases must be between 1 and {MAX_CASES}");
-        return exit::BAD_INPUT;
+        return Err(ExploreError::Cases(opts.cases));
     }
     let duration = opts.duration.unwrap_or(base.duration);
-    if let Err(e) = scenario::limits::check_requests(base.workload.rate, duration) {
-        eprintln!("{BAD}error{BAD:#}: {}: {e}", path.display());
-        return exit::BAD_INPUT;
-    }
-    let space = match Space::new(&base, config, duration) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{BAD}error{BAD:#}: {}: {e}", path.display());
-            return exit::BAD_INPUT;
+    scenario::limits::check_requests(base.workload.rate, duration).map_err(|source| {
+        ExploreError::TooManyRequests {
+            path: path.to_path_buf(),
+            source,
         }
-    };
-    if opts.worker {
-        return worker::serve(&base, &space, seed);
-    }
+    })?;
+    let space = Space::new(&base, config, duration).map_err(|source| ExploreError::NoRoom {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(Prepared {
+        base,
+        text,
+        seed,
+        space,
+    })
+}
 
+/// `squall explore --worker`: runs the case numbers read from `input`,
+/// writing one JSON result line each to `output` ([`worker::serve`]).
+pub fn serve(opts: &Options, input: impl BufRead, output: impl Write) -> Result<(), ExploreError> {
+    let p = prepare(opts, &mut |_| {})?;
+    worker::serve(&p.base, &p.space, p.seed, input, output)?;
+    Ok(())
+}
+
+/// Runs `squall explore`: the cases, then shrinking the first failure and
+/// writing its regression, then `explore.json`. `on` sees each [`Event`].
+pub fn explore(opts: &Options, mut on: impl FnMut(Event<'_>)) -> Result<Outcome, ExploreError> {
+    let clock = Instant::now();
+    let Prepared {
+        base,
+        text,
+        seed,
+        space,
+    } = prepare(opts, &mut on)?;
+    let path = opts.scenario.as_path();
+    let duration = space.duration;
     let numbers: Vec<u64> = (0..opts.cases)
         .filter(|n| opts.shard.is_none_or(|s| s.contains(*n)))
         .collect();
@@ -169,35 +306,34 @@ pub fn main(opts: &Options) -> i32 {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, worker::MAX_JOBS)
         .min(numbers.len().max(1));
-    let shard = opts
-        .shard
-        .map(|s| format!(" (shard {s}: {} of them)", numbers.len()))
-        .unwrap_or_default();
-    println!(
-        "{}  {} ({}): {} cases{shard}, {jobs} job{}, {} per case",
-        verb(NOTE, "Exploring"),
-        base.name,
-        path.display(),
-        opts.cases,
-        if jobs == 1 { "" } else { "s" },
-        format_duration(duration),
-    );
-    let _ = std::io::stdout().flush();
+    on(Event::Start(&Start {
+        scenario: base.name.clone(),
+        path: path.to_path_buf(),
+        cases: opts.cases,
+        selected: numbers.len(),
+        shard: opts.shard,
+        jobs,
+        duration,
+    }));
 
     let started = SystemTime::now();
-    let clock = Instant::now();
-    let mut progress = Progress::new(numbers.len());
-    let results = worker::run_cases(path, seed, duration, &numbers, jobs, |r| progress.tick(r));
-    progress.finish();
-    let rate = progress.rate();
-    let results = match results {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("{BAD}error{BAD:#}: {e}");
-            return exit::ENVIRONMENT;
-        }
-    };
-    let explore_wall = clock.elapsed();
+    let cases_clock = Instant::now();
+    let (mut done, mut failures) = (0, 0);
+    let results = worker::run_cases(path, seed, duration, &numbers, jobs, |result| {
+        done += 1;
+        failures += usize::from(result.fails());
+        on(Event::Case {
+            result,
+            done,
+            total: numbers.len(),
+            failures,
+            elapsed: cases_clock.elapsed(),
+        });
+    });
+    let explore_wall = cases_clock.elapsed();
+    on(Event::CasesDone);
+    let results = results?;
+    let rate = per_minute(done, explore_wall);
 
     let mut command = format!(
         "squall explore {} --seed {seed} --cases {}",
@@ -211,35 +347,28 @@ pub fn main(opts: &Options) -> i32 {
         command.push_str(&format!(" --shard {s}"));
     }
 
-    let mut code = exit::HELD;
     let mut failure = None;
-    let mut rerun = None;
-    if let Some(first) = results.iter().find(|r| !r.failed.is_empty()) {
-        code = exit::INVARIANT_FAILED;
-        println!(
-            "{}  case {} fails {} with {} explored fault{}: {}",
-            verb(BAD, "FAILED"),
-            first.case,
-            first.failed.join(", "),
-            first.faults.len(),
-            if first.faults.len() == 1 { "" } else { "s" },
-            first.faults.join("; ")
-        );
-        let _ = std::io::stdout().flush();
-        let out = opts.out.as_deref();
-        match shrink_and_write(&base, &text, &space, seed, first, &command, path, out) {
-            Ok((f, written)) => {
-                rerun = written.clone();
+    let mut regression = None;
+    let mut shrink_error = None;
+    if let Some(first) = results.iter().find(|r| r.fails()) {
+        on(Event::Found(first));
+        let found = Found {
+            base: &base,
+            text: &text,
+            space: &space,
+            seed,
+            first,
+        };
+        match found.shrink_and_write(&command, path, opts.out.as_deref(), &mut on) {
+            Ok((f, file)) => {
+                regression = Some(file);
                 failure = Some(f);
             }
-            Err(e) => {
-                eprintln!("{BAD}error{BAD:#}: {e}");
-                code = exit::ENVIRONMENT;
-            }
+            Err(e) => shrink_error = Some(e),
         }
     }
 
-    let failures = results.iter().filter(|r| !r.failed.is_empty()).count();
+    let failures = results.iter().filter(|r| r.fails()).count();
     let report = ExploreReport {
         format: report::FORMAT,
         scenario: base.name.clone(),
@@ -258,165 +387,155 @@ pub fn main(opts: &Options) -> i32 {
     };
     let (stamp, _) = crate::report::utc_stamp(started);
     let base_dir = opts.out.clone().unwrap_or_else(|| PathBuf::from("reports"));
-    let dir = match report.write(&base_dir, &stamp) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!(
-                "{BAD}error{BAD:#}: cannot write the explore report under {}: {e}",
-                base_dir.display()
-            );
-            return exit::ENVIRONMENT;
-        }
-    };
-    let stopped = if failures > 0 {
-        " (stopped at the first)"
-    } else {
-        ""
-    };
-    // The command's whole wall time (shrinking included); the rate is of the
-    // exploring alone, as explore.json's `cases_per_minute`.
-    println!(
-        "{}  {} case{}, {failures} failure{}{stopped} in {:.1}s ({:.0} cases/min while exploring, {jobs} job{})  -> {}",
-        verb(if failures == 0 { GOOD } else { BAD }, "Summary"),
-        report.cases_run,
-        if report.cases_run == 1 { "" } else { "s" },
-        if failures == 1 { "" } else { "s" },
-        clock.elapsed().as_secs_f64(),
-        rate,
-        if jobs == 1 { "" } else { "s" },
-        dir.join("explore.json").display()
-    );
-    if let Some(file) = rerun {
-        println!(
-            "{}  {} run {file}",
-            verb(NOTE, "Rerun"),
-            crate::report::invocation()
-        );
-    }
-    let _ = std::io::stdout().flush();
-    code
+    let dir = report
+        .write(&base_dir, &stamp)
+        .map_err(|source| ExploreError::WriteReport {
+            dir: base_dir.clone(),
+            source,
+        })?;
+    Ok(Outcome {
+        report,
+        dir,
+        regression,
+        shrink_error,
+        wall: clock.elapsed(),
+    })
 }
 
-/// Shrinks the first failing case, writes its regression file and checks
-/// that running the file fails the same invariant.
-#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
-fn shrink_and_write(
-    base: &scenario::Scenario,
-    text: &str,
-    space: &Space,
+/// Cases per minute of `wall`.
+fn per_minute(cases: usize, wall: Duration) -> f64 {
+    let s = wall.as_secs_f64();
+    if s > 0.0 {
+        cases as f64 * 60.0 / s
+    } else {
+        0.0
+    }
+}
+
+/// The first failing case, with what shrinking it needs.
+struct Found<'a> {
+    base: &'a Scenario,
+    text: &'a str,
+    space: &'a Space,
     seed: u64,
-    first: &worker::CaseResult,
-    command: &str,
-    path: &Path,
-    out: Option<&Path>,
-) -> Result<(FailureReport, Option<String>), String> {
-    let target = first.failed[0].clone();
-    let mut case = space.case(seed, first.case);
-    let run_seed = case.run_seed;
-    let tty = std::io::stderr().is_terminal();
-    let mut last = Instant::now();
-    let shrunk = shrink::shrink(
-        space,
-        &mut case,
-        &target,
-        |faults| worker::outcome(base, space, run_seed, faults),
-        |runs, faults| {
-            if tty || last.elapsed() >= report::PROGRESS_INTERVAL {
-                last = Instant::now();
-                let line = format!("{:>12}  {runs} runs, {faults} faults", "Shrinking");
-                if tty {
-                    eprint!("\r{line}");
-                } else {
-                    eprintln!("{line}");
-                }
-            }
-        },
-    );
-    if tty {
-        eprint!("\r{:70}\r", "");
-    }
-    if !shrunk.failed.contains(&target) {
-        return Err(format!(
-            "case {} failed `{target}` in a worker but not when run again here: the simulation \
-             was not deterministic (hint: report it with the seed {seed})",
-            first.case
-        ));
-    }
-    println!(
-        "{}  {} explored fault{} -> {} in {} runs{}; fails {}",
-        verb(NOTE, "Shrunk"),
-        first.faults.len(),
-        if first.faults.len() == 1 { "" } else { "s" },
-        shrunk.faults.len(),
-        shrunk.runs,
-        if shrunk.complete {
-            ""
-        } else {
-            " (budget spent)"
-        },
-        shrunk.failed.join(", ")
-    );
-    for f in &shrunk.faults {
-        println!("{}  {}", verb(NOTE, "Fault"), describe(f));
+    first: &'a CaseResult,
+}
+
+impl Found<'_> {
+    /// The label of what is shrunk for, for people.
+    fn target_name(&self, target: Target) -> String {
+        match target {
+            Target::Invariant(id) => self
+                .first
+                .failed
+                .iter()
+                .find(|f| f.invariant == id)
+                .map_or_else(|| id.to_string(), |f| f.label.clone()),
+            Target::RunError => "error".into(),
+        }
     }
 
-    let regression = Regression {
-        text,
-        name: &base.name,
-        seed,
-        case: first.case,
-        run_seed,
-        duration: space.duration,
-        own: &space.own,
-        explored: &shrunk.faults,
-        failed: &shrunk.failed,
-        command: command.to_owned(),
-    };
-    let file = match out {
-        Some(dir) => regression.path_under(dir),
-        None => regression.path(path),
-    };
-    let body = regression.render()?;
-    std::fs::create_dir_all(file.parent().unwrap_or(Path::new(".")))
-        .and_then(|_| std::fs::write(&file, &body))
-        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-    // The file must do what it says: run it as `squall run` would.
-    let verified = match scenario::load(&file) {
-        Ok(s) => crate::sim::run(&s, &crate::engine::RunOptions::default())
-            .map(|record| {
-                crate::invariant::evaluate(&s, &record)
-                    .iter()
-                    .any(|v| !v.held && v.label == target)
-            })
-            .unwrap_or(false),
-        Err(e) => return Err(format!("the regression written does not load: {e}")),
-    };
-    println!(
-        "{}  {}{}",
-        verb(NOTE, "Regression"),
-        file.display(),
-        if verified {
-            format!(" (checked: fails {target})")
-        } else {
-            " (WARNING: running it did not fail the same way)".into()
+    /// Shrinks the case, writes its regression file and checks that running
+    /// the file fails the same invariant.
+    fn shrink_and_write(
+        &self,
+        command: &str,
+        path: &Path,
+        out: Option<&Path>,
+        on: &mut impl FnMut(Event<'_>),
+    ) -> Result<(FailureReport, PathBuf), ShrinkError> {
+        let (base, space, seed, first) = (self.base, self.space, self.seed, self.first);
+        let target = first.target();
+        let target_name = self.target_name(target);
+        let mut case = space.case(seed, first.case);
+        let run_seed = case.run_seed;
+        let shrunk = shrink::shrink(
+            space,
+            &mut case,
+            |faults| worker::outcome(base, space, run_seed, faults),
+            |o: &RunOutcome| o.shows(target),
+            |runs, faults| on(Event::Shrinking { runs, faults }),
+        );
+        if !shrunk.outcome.shows(target) {
+            return Err(ShrinkError::NotDeterministic {
+                case: first.case,
+                target: target_name,
+                seed,
+            });
         }
-    );
-    let written = file.display().to_string();
-    Ok((
-        FailureReport {
+        on(Event::Shrunk {
+            from: first.faults.len(),
+            shrunk: &shrunk,
+        });
+
+        let labels: Vec<String> = shrunk
+            .outcome
+            .failed
+            .iter()
+            .map(|f| f.label.clone())
+            .collect();
+        let regression = Regression {
+            text: self.text,
+            name: &base.name,
+            seed,
             case: first.case,
             run_seed,
-            failed: first.failed.clone(),
-            schedule: first.faults.clone(),
-            shrunk: shrunk.faults.iter().map(describe).collect(),
-            shrunk_failed: shrunk.failed.clone(),
-            shrink_runs: shrunk.runs,
-            shrink_complete: shrunk.complete,
-            regression: Some(written.clone()),
+            duration: space.duration,
+            own: &space.own,
+            explored: &shrunk.faults,
+            failed: &labels,
+            command: command.to_owned(),
+        };
+        let file = match out {
+            Some(dir) => regression.path_under(dir),
+            None => regression.path(path),
+        };
+        let body = regression.render()?;
+        std::fs::create_dir_all(file.parent().unwrap_or(Path::new(".")))
+            .and_then(|_| std::fs::write(&file, &body))
+            .map_err(|source| ShrinkError::Write {
+                file: file.clone(),
+                source,
+            })?;
+        // The file must do what it says: run it as `squall run` would.
+        let written = scenario::load(&file).map_err(ShrinkError::Load)?;
+        let verified = match crate::sim::run(&written, &crate::engine::RunOptions::default()) {
+            Ok(record) => match target {
+                Target::Invariant(id) => crate::invariant::evaluate(&written, &record)
+                    .iter()
+                    .any(|v| !v.held && v.id == id),
+                Target::RunError => false,
+            },
+            Err(_) => target == Target::RunError,
+        };
+        on(Event::Regression {
+            file: &file,
             verified,
-        },
-        Some(written),
-    ))
+            target: &target_name,
+        });
+        let target_id = match target {
+            Target::Invariant(id) => Some(id),
+            Target::RunError => None,
+        };
+        Ok((
+            FailureReport {
+                case: first.case,
+                run_seed,
+                failed: first.failed.clone(),
+                error: first.error.clone(),
+                target: target_id,
+                schedule: first.faults.clone(),
+                shrunk: shrunk.faults.iter().map(describe).collect(),
+                shrunk_failed: shrunk.outcome.failed.clone(),
+                shrunk_error: shrunk.outcome.error.clone(),
+                shrink_runs: shrunk.runs,
+                shrink_complete: shrunk.complete,
+                regression: Some(file.display().to_string()),
+                verified,
+            },
+            file,
+        ))
+    }
 }
 
 #[cfg(test)]

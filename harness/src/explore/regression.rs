@@ -11,6 +11,16 @@ use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, Value};
 
 use crate::scenario::{format_duration, Fault, FaultKind, LinkScope, Target};
 
+/// Why a regression file could not be written out.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("cannot re-read the scenario for editing: {0}")]
+    Reread(toml_edit::TomlError),
+    /// `seed` is an i64 in TOML.
+    #[error("seed {0} does not fit in TOML")]
+    Seed(u64),
+}
+
 /// What goes into the file besides the faults.
 pub struct Regression<'a> {
     /// The original scenario file's text.
@@ -50,11 +60,8 @@ impl Regression<'_> {
     }
 
     /// The file's text.
-    pub fn render(&self) -> Result<String, String> {
-        let mut doc: DocumentMut = self
-            .text
-            .parse()
-            .map_err(|e| format!("cannot re-read the scenario for editing: {e}"))?;
+    pub fn render(&self) -> Result<String, RenderError> {
+        let mut doc: DocumentMut = self.text.parse().map_err(RenderError::Reread)?;
         let position = doc
             .get("faults")
             .and_then(Item::as_array_of_tables)
@@ -67,7 +74,7 @@ impl Regression<'_> {
         doc["expect"] = toml_edit::value("fail");
         // `seed` is an i64 in TOML; a u64 above i64::MAX would not round-trip.
         if self.run_seed > i64::MAX as u64 {
-            return Err(format!("seed {} does not fit in TOML", self.run_seed));
+            return Err(RenderError::Seed(self.run_seed));
         }
 
         let mut faults = ArrayOfTables::new();

@@ -1,31 +1,29 @@
 //! What an exploration leaves behind: `explore.json` under
-//! `reports/<scenario>/explore-<stamp>-seed<seed>/`, and the progress line.
+//! `reports/<scenario>/explore-<stamp>-seed<seed>/`.
 //!
-//! [`ExploreReport`] derives [`JsonSchema`]: `docs/schema/explore.v1.schema.json`
+//! [`ExploreReport`] derives [`JsonSchema`]: `docs/schema/explore.v2.schema.json`
 //! is generated from it ([`crate::report::schema`]), doc comments included.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::worker::CaseResult;
+use super::worker::{CaseResult, FailedInvariant};
+use crate::scenario::InvariantId;
 
 /// Version of `explore.json`'s shape, in its `format` field; bumped when a
 /// field is removed, renamed or changes type or meaning (docs/schema.md).
-pub const FORMAT: u32 = 1;
-
-/// How often the progress line is printed when stderr is not a terminal.
-pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
+/// Format 2: a failed invariant is `{ "invariant": <index>, "label": ... }`
+/// instead of its label, and a run's error has a field of its own.
+pub const FORMAT: u32 = 2;
 
 /// The whole exploration, as `explore.json`. Unlike `report.json` it holds
 /// wall-clock figures (`wall_seconds`, `cases_per_minute`), so two runs with
 /// the same seed differ in those.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ExploreReport {
-    /// The version of this file's shape (the `v1` of its schema).
+    /// The version of this file's shape (the `v2` of its schema).
     pub format: u32,
     /// The scenario's `name`.
     pub scenario: String,
@@ -60,20 +58,28 @@ pub struct FailureReport {
     pub case: u64,
     pub run_seed: u64,
     /// What the case failed as drawn.
-    pub failed: Vec<String>,
+    pub failed: Vec<FailedInvariant>,
+    /// Why its run failed, when it did.
+    pub error: Option<String>,
+    /// The invariant shrinking kept failing (the case's first); `null` when
+    /// it was the run itself that failed.
+    pub target: Option<InvariantId>,
     /// Its explored faults as drawn.
     pub schedule: Vec<String>,
     /// The shrunk explored faults.
     pub shrunk: Vec<String>,
     /// What the shrunk schedule fails.
-    pub shrunk_failed: Vec<String>,
+    pub shrunk_failed: Vec<FailedInvariant>,
+    /// Why the shrunk schedule's run failed, when it did.
+    pub shrunk_error: Option<String>,
     pub shrink_runs: usize,
     /// False when shrinking ran out of budget before proptest was done (the
     /// schedule is one-minimal all the same).
     pub shrink_complete: bool,
     /// The regression file written.
     pub regression: Option<String>,
-    /// Whether running the written file failed the same invariant.
+    /// Whether running the written file failed the same invariant (by
+    /// `target`, not by label).
     pub verified: bool,
 }
 
@@ -95,74 +101,5 @@ impl ExploreReport {
         let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
         std::fs::write(dir.join("explore.json"), json + "\n")?;
         Ok(dir)
-    }
-}
-
-/// The progress line on stderr: rewritten in place on a terminal, printed
-/// every [`PROGRESS_INTERVAL`] otherwise (CI logs).
-pub struct Progress {
-    total: usize,
-    done: usize,
-    failures: usize,
-    started: Instant,
-    last: Instant,
-    tty: bool,
-}
-
-impl Progress {
-    pub fn new(total: usize) -> Progress {
-        let now = Instant::now();
-        Progress {
-            total,
-            done: 0,
-            failures: 0,
-            started: now,
-            last: now,
-            tty: std::io::stderr().is_terminal(),
-        }
-    }
-
-    /// Cases per minute so far.
-    pub fn rate(&self) -> f64 {
-        let s = self.started.elapsed().as_secs_f64();
-        if s > 0.0 {
-            self.done as f64 * 60.0 / s
-        } else {
-            0.0
-        }
-    }
-
-    pub fn tick(&mut self, result: &CaseResult) {
-        self.done += 1;
-        if !result.failed.is_empty() {
-            self.failures += 1;
-        }
-        if self.tty || self.last.elapsed() >= PROGRESS_INTERVAL {
-            self.last = Instant::now();
-            let line = self.line();
-            if self.tty {
-                eprint!("\r{line}");
-            } else {
-                eprintln!("{line}");
-            }
-        }
-    }
-
-    fn line(&self) -> String {
-        format!(
-            "{:>12}  {}/{} cases, {:.0}/min, {} failure{}",
-            "Exploring",
-            self.done,
-            self.total,
-            self.rate(),
-            self.failures,
-            if self.failures == 1 { "" } else { "s" }
-        )
-    }
-
-    pub fn finish(&self) {
-        if self.tty {
-            eprint!("\r{:70}\r", "");
-        }
     }
 }

@@ -17,13 +17,14 @@ use crate::scenario::Fault;
 /// Simulator runs the value-tree stage may spend.
 pub const MAX_SHRINK_RUNS: usize = 150;
 
-/// What shrinking found.
+/// What shrinking found; `O` is what one run says (explore's
+/// [`RunOutcome`](super::worker::RunOutcome)).
 #[derive(Debug, Clone)]
-pub struct Shrunk {
+pub struct Shrunk<O> {
     /// The smallest failing schedule of explored faults.
     pub faults: Vec<Fault>,
-    /// What that schedule fails (labels).
-    pub failed: Vec<String>,
+    /// What running that schedule said.
+    pub outcome: O,
     /// Simulator runs spent, both stages.
     pub runs: usize,
     /// False when the value-tree stage ran out of budget (the schedule is
@@ -31,20 +32,24 @@ pub struct Shrunk {
     pub complete: bool,
 }
 
-/// Shrinks `case`, whose schedule failed `target` (an invariant label).
-/// `run` runs one schedule of explored faults and returns the labels it fails.
-pub fn shrink(
+/// Shrinks `case`, whose schedule failed. `run` runs one schedule of explored
+/// faults; `fails` says whether what it said is still the failure being
+/// shrunk (the same invariant: explore compares [`InvariantId`]s, not
+/// labels). `progress` sees the runs spent and the faults of each candidate.
+///
+/// [`InvariantId`]: crate::scenario::InvariantId
+pub fn shrink<O: Clone>(
     space: &Space,
     case: &mut Case,
-    target: &str,
-    mut run: impl FnMut(&[Fault]) -> Vec<String>,
+    mut run: impl FnMut(&[Fault]) -> O,
+    fails: impl Fn(&O) -> bool,
     mut progress: impl FnMut(usize, usize),
-) -> Shrunk {
+) -> Shrunk<O> {
     // Many raw draws map onto the same schedule (a drawn instance that wraps
     // round, a fault the limits drop): each schedule runs once.
-    let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut seen: BTreeMap<String, O> = BTreeMap::new();
     let mut runs = 0;
-    let mut check = |faults: &[Fault], runs: &mut usize| -> Vec<String> {
+    let mut check = |faults: &[Fault], runs: &mut usize| -> O {
         let key = format!("{faults:?}");
         if let Some(failed) = seen.get(&key) {
             return failed.clone();
@@ -58,7 +63,7 @@ pub fn shrink(
     let mut best = space.schedule(&case.kinds, &case.tree.current());
     let mut best_failed = check(&best, &mut runs);
     let mut complete = true;
-    if best_failed.iter().any(|l| l == target) && case.tree.simplify() {
+    if fails(&best_failed) && case.tree.simplify() {
         loop {
             if runs >= MAX_SHRINK_RUNS {
                 complete = false;
@@ -67,7 +72,7 @@ pub fn shrink(
             let candidate = space.schedule(&case.kinds, &case.tree.current());
             let failed = check(&candidate, &mut runs);
             progress(runs, candidate.len());
-            let more = if failed.iter().any(|l| l == target) {
+            let more = if fails(&failed) {
                 best = candidate;
                 best_failed = failed;
                 case.tree.simplify()
@@ -91,7 +96,7 @@ pub fn shrink(
             candidate.remove(i);
             let failed = check(&candidate, &mut runs);
             progress(runs, candidate.len());
-            if failed.iter().any(|l| l == target) {
+            if fails(&failed) {
                 best = candidate;
                 best_failed = failed;
                 continue 'removal;
@@ -101,7 +106,7 @@ pub fn shrink(
     }
     Shrunk {
         faults: best,
-        failed: best_failed,
+        outcome: best_failed,
         runs,
         complete,
     }
@@ -164,7 +169,7 @@ max_faults = 8
     #[test]
     fn shrinks_to_the_two_faults_that_matter() {
         let scenario = crate::scenario::parse(TEXT, Path::new("t.toml")).unwrap();
-        let config = super::super::config::parse(&scenario, TEXT).unwrap();
+        let config = scenario.explore.clone().unwrap();
         let space = Space::new(&scenario, config, Duration::from_secs(30)).unwrap();
         let mut found = None;
         for n in 0..500 {
@@ -175,7 +180,8 @@ max_faults = 8
             }
         }
         let mut case = found.expect("some case fails");
-        let shrunk = shrink(&space, &mut case, "answered", fails, |_, _| {});
+        let answered = |f: &Vec<String>| f.iter().any(|l| l == "answered");
+        let shrunk = shrink(&space, &mut case, fails, answered, |_, _| {});
         assert_eq!(shrunk.faults.len(), 2, "{:#?}", shrunk.faults);
         for i in 0..2 {
             let mut less = shrunk.faults.clone();

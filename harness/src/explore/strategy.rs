@@ -17,8 +17,10 @@ use proptest::sample::subsequence;
 use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
-use super::config::{ExploreConfig, ExploreKind, ExploreTarget};
-use crate::scenario::{format_duration, Fault, FaultKind, LinkScope, Scenario, Target};
+use crate::scenario::{
+    format_duration, ExploreConfig, ExploreKind, ExploreTarget, Fault, FaultKind, LinkScope,
+    Scenario, Target,
+};
 use crate::topology::derive_seed;
 
 /// Explored fault times are multiples of this past the window's start.
@@ -55,6 +57,25 @@ pub struct Space {
     extra_steps: u64,
 }
 
+/// A load phase too short for any explored fault: they start at `start` or
+/// later, last at least `length_min` and heal `settle` before the end.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "a load phase of {} leaves no room for an explored fault: faults start at {} or later, \
+     last at least {} and heal {} before the end (hint: a longer `--duration`, or lower \
+     `start`, `length` or `settle` in `[explore]`)",
+    format_duration(*duration),
+    format_duration(*start),
+    format_duration(*length_min),
+    format_duration(*settle)
+)]
+pub struct NoRoom {
+    pub duration: Duration,
+    pub start: Duration,
+    pub length_min: Duration,
+    pub settle: Duration,
+}
+
 /// One case: its number, the seed its run uses, the kinds it enabled, and the
 /// value tree its schedule comes from (what shrinking walks).
 pub struct Case {
@@ -71,21 +92,18 @@ impl Space {
         scenario: &Scenario,
         config: ExploreConfig,
         duration: Duration,
-    ) -> Result<Space, String> {
+    ) -> Result<Space, NoRoom> {
         let window_start = config
             .start
             .unwrap_or(scenario.workload.warmup + Duration::from_secs(1));
         let window_end = duration.saturating_sub(config.settle);
         if window_end < window_start + config.length_min {
-            return Err(format!(
-                "a load phase of {} leaves no room for an explored fault: faults start at {} or later, \
-                 last at least {} and heal {} before the end (hint: a longer `--duration`, or lower \
-                 `start`, `length` or `settle` in `[explore]`)",
-                format_duration(duration),
-                format_duration(window_start),
-                format_duration(config.length_min),
-                format_duration(config.settle),
-            ));
+            return Err(NoRoom {
+                duration,
+                start: window_start,
+                length_min: config.length_min,
+                settle: config.settle,
+            });
         }
         let step = TIME_STEP.as_nanos();
         let avail_steps =
@@ -425,7 +443,7 @@ max_concurrent_per_service = 1
 
     fn space(duration: Duration) -> (Scenario, Space) {
         let scenario = crate::scenario::parse(TEXT, Path::new("t.toml")).unwrap();
-        let config = super::super::config::parse(&scenario, TEXT).unwrap();
+        let config = scenario.explore.clone().unwrap();
         let space = Space::new(&scenario, config, duration).unwrap();
         (scenario, space)
     }
@@ -468,8 +486,10 @@ max_concurrent_per_service = 1
     #[test]
     fn a_short_run_leaves_no_room() {
         let scenario = crate::scenario::parse(TEXT, Path::new("t.toml")).unwrap();
-        let config = super::super::config::parse(&scenario, TEXT).unwrap();
-        let err = Space::new(&scenario, config, Duration::from_secs(8)).unwrap_err();
+        let config = scenario.explore.clone().unwrap();
+        let err = Space::new(&scenario, config, Duration::from_secs(8))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("a load phase of 8s leaves no room"),
             "{err}"

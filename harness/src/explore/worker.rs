@@ -1,6 +1,7 @@
 //! Running cases in worker processes: `--jobs N` starts N copies of this
 //! binary (`squall explore SCENARIO --worker ...`), each reading case numbers
-//! on stdin and writing one JSON [`CaseResult`] line per case on stdout.
+//! on stdin and writing one JSON [`CaseResult`] line per case on stdout
+//! ([`serve`], handed its input and output by the CLI).
 //!
 //! Processes, not threads: two simulations running at the same moment on two
 //! threads of one process can diverge after a `kill` (docs/simulator.md,
@@ -21,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::strategy::{describe, Space};
 use crate::engine::RunOptions;
-use crate::scenario::{format_duration, Fault, Scenario};
+use crate::scenario::{format_duration, Fault, InvariantId, Scenario};
 
 /// At most this many worker processes.
 pub const MAX_JOBS: usize = 64;
@@ -29,6 +30,44 @@ pub const MAX_JOBS: usize = 64;
 /// A case still running after this long is taken for a hung worker: the
 /// exploration stops with an environment error.
 pub const CASE_WALL_LIMIT: Duration = Duration::from_secs(600);
+
+/// An invariant a run failed: which one, and its label for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FailedInvariant {
+    /// Its index in the scenario's `[[invariants]]`, from 0: what tells two
+    /// invariants with the same label apart (`latency p99` during `faults`
+    /// and during `recovery`).
+    pub invariant: InvariantId,
+    /// Its label, as `report.json` and the terminal print it: `latency p99`.
+    pub label: String,
+}
+
+/// What running one schedule said: the invariants it failed, or why the run
+/// itself failed (then no invariant was judged).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunOutcome {
+    pub failed: Vec<FailedInvariant>,
+    pub error: Option<String>,
+}
+
+/// The failure a case is shrunk and checked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// This invariant fails.
+    Invariant(InvariantId),
+    /// The run itself fails.
+    RunError,
+}
+
+impl RunOutcome {
+    /// Whether this run shows the failure `target`.
+    pub fn shows(&self, target: Target) -> bool {
+        match target {
+            Target::Invariant(id) => self.failed.iter().any(|f| f.invariant == id),
+            Target::RunError => self.error.is_some(),
+        }
+    }
+}
 
 /// What one case did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -40,13 +79,29 @@ pub struct CaseResult {
     pub kinds: Vec<String>,
     /// Its explored faults, one line each.
     pub faults: Vec<String>,
-    /// Labels of the invariants it failed (`error: ...` if the run failed).
-    pub failed: Vec<String>,
+    /// The invariants it failed, in file order.
+    pub failed: Vec<FailedInvariant>,
+    /// Why its run failed, when it did (no invariant was judged then).
+    pub error: Option<String>,
 }
 
-/// Runs one schedule of explored faults on top of `base`'s own and returns
-/// the labels of the invariants it fails.
-pub fn outcome(base: &Scenario, space: &Space, run_seed: u64, explored: &[Fault]) -> Vec<String> {
+impl CaseResult {
+    /// Whether the case failed: an invariant, or its run.
+    pub fn fails(&self) -> bool {
+        !self.failed.is_empty() || self.error.is_some()
+    }
+
+    /// The failure shrinking keeps: its first failed invariant, else the run's error.
+    pub fn target(&self) -> Target {
+        self.failed
+            .first()
+            .map_or(Target::RunError, |f| Target::Invariant(f.invariant))
+    }
+}
+
+/// Runs one schedule of explored faults on top of `base`'s own and says
+/// which invariants it fails.
+pub fn outcome(base: &Scenario, space: &Space, run_seed: u64, explored: &[Fault]) -> RunOutcome {
     let scenario = space.scenario(base, explored);
     let opts = RunOptions {
         seed: Some(run_seed),
@@ -54,12 +109,21 @@ pub fn outcome(base: &Scenario, space: &Space, run_seed: u64, explored: &[Fault]
         ..RunOptions::default()
     };
     match crate::sim::run(&scenario, &opts) {
-        Ok(record) => crate::invariant::evaluate(&scenario, &record)
-            .into_iter()
-            .filter(|v| !v.held)
-            .map(|v| v.label)
-            .collect(),
-        Err(e) => vec![format!("error: {e}")],
+        Ok(record) => RunOutcome {
+            failed: crate::invariant::evaluate(&scenario, &record)
+                .into_iter()
+                .filter(|v| !v.held)
+                .map(|v| FailedInvariant {
+                    invariant: v.id,
+                    label: v.label,
+                })
+                .collect(),
+            error: None,
+        },
+        Err(e) => RunOutcome {
+            failed: Vec::new(),
+            error: Some(e.to_string()),
+        },
     }
 }
 
@@ -67,35 +131,71 @@ pub fn outcome(base: &Scenario, space: &Space, run_seed: u64, explored: &[Fault]
 pub fn run_case(base: &Scenario, space: &Space, seed: u64, number: u64) -> CaseResult {
     let case = space.case(seed, number);
     let faults = space.schedule(&case.kinds, &case.tree.current());
+    let RunOutcome { failed, error } = outcome(base, space, case.run_seed, &faults);
     CaseResult {
         case: number,
         run_seed: case.run_seed,
         kinds: case.kinds.iter().map(|k| k.name().to_owned()).collect(),
         faults: faults.iter().map(describe).collect(),
-        failed: outcome(base, space, case.run_seed, &faults),
+        failed,
+        error,
     }
 }
 
-/// The worker's side: case numbers in on stdin, one result line each out.
-pub fn serve(base: &Scenario, space: &Space, seed: u64) -> i32 {
-    let stdin = std::io::stdin();
-    let mut stdout = std::io::stdout().lock();
-    for line in stdin.lock().lines() {
+/// A worker was handed a line that is not a case number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("worker: not a case number: {0:?}")]
+pub struct NotACaseNumber(pub String);
+
+/// The worker's side: case numbers in on `input`, one result line each out
+/// on `output`. Ends when `input` ends or `output` is closed.
+pub fn serve(
+    base: &Scenario,
+    space: &Space,
+    seed: u64,
+    input: impl BufRead,
+    mut output: impl Write,
+) -> Result<(), NotACaseNumber> {
+    for line in input.lines() {
         let Ok(line) = line else { break };
         let Ok(number) = line.trim().parse::<u64>() else {
-            eprintln!("error: worker: not a case number: {line:?}");
-            return crate::exit::BAD_INPUT;
+            return Err(NotACaseNumber(line));
         };
         let result = run_case(base, space, seed, number);
         let json = serde_json::to_string(&result).expect("a case result serialises");
-        if writeln!(stdout, "{json}")
-            .and_then(|_| stdout.flush())
+        if writeln!(output, "{json}")
+            .and_then(|_| output.flush())
             .is_err()
         {
             break;
         }
     }
-    crate::exit::HELD
+    Ok(())
+}
+
+/// Why the workers could not run the cases (an environment error).
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("cannot find squall's own binary: {0}")]
+    NoBinary(std::io::Error),
+    #[error("cannot start a worker ({}): {source}", exe.display())]
+    Spawn {
+        exe: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot hand case {case} to a worker: {source}")]
+    Handoff { case: u64, source: std::io::Error },
+    #[error("a worker wrote {line:?}: {source}")]
+    BadLine {
+        line: String,
+        source: serde_json::Error,
+    },
+    #[error("a worker exited while running case {0}")]
+    Exited(u64),
+    #[error("case {case} ran for more than {limit}s: a worker seems hung", limit = CASE_WALL_LIMIT.as_secs())]
+    Hung { case: u64 },
+    #[error("every worker exited")]
+    AllExited,
 }
 
 struct Worker {
@@ -115,9 +215,8 @@ pub fn run_cases(
     numbers: &[u64],
     jobs: usize,
     mut done: impl FnMut(&CaseResult),
-) -> Result<Vec<CaseResult>, String> {
-    let exe =
-        std::env::current_exe().map_err(|e| format!("cannot find squall's own binary: {e}"))?;
+) -> Result<Vec<CaseResult>, WorkerError> {
+    let exe = std::env::current_exe().map_err(WorkerError::NoBinary)?;
     let jobs = jobs.clamp(1, MAX_JOBS).min(numbers.len().max(1));
     let (tx, rx) = mpsc::channel::<(usize, Option<String>)>();
     let mut workers = Vec::new();
@@ -133,7 +232,10 @@ pub fn run_cases(
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|e| format!("cannot start a worker ({}): {e}", exe.display()))?;
+            .map_err(|source| WorkerError::Spawn {
+                exe: exe.clone(),
+                source,
+            })?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let tx = tx.clone();
         std::thread::spawn(move || {
@@ -170,12 +272,12 @@ fn drive(
     rx: &mpsc::Receiver<(usize, Option<String>)>,
     numbers: &[u64],
     done: &mut impl FnMut(&CaseResult),
-) -> Result<Vec<CaseResult>, String> {
+) -> Result<Vec<CaseResult>, WorkerError> {
     let mut results: BTreeMap<u64, CaseResult> = BTreeMap::new();
     let mut next = 0;
     let mut first_failure: Option<u64> = None;
     let assign =
-        |w: &mut Worker, next: &mut usize, first_failure: Option<u64>| -> Result<(), String> {
+        |w: &mut Worker, next: &mut usize, first_failure: Option<u64>| -> Result<(), WorkerError> {
             let Some(&n) = numbers.get(*next) else {
                 return Ok(());
             };
@@ -186,7 +288,7 @@ fn drive(
             let stdin = w.stdin.as_mut().expect("stdin open while assigning");
             writeln!(stdin, "{n}")
                 .and_then(|_| stdin.flush())
-                .map_err(|e| format!("cannot hand case {n} to a worker: {e}"))?;
+                .map_err(|source| WorkerError::Handoff { case: n, source })?;
             w.running = Some((n, Instant::now()));
             *next += 1;
             Ok(())
@@ -197,12 +299,14 @@ fn drive(
     while workers.iter().any(|w| w.running.is_some()) {
         match rx.recv_timeout(Duration::from_secs(1)) {
             Ok((w, Some(line))) => {
-                let result: CaseResult = serde_json::from_str(&line)
-                    .map_err(|e| format!("a worker wrote {line:?}: {e}"))?;
+                let result: CaseResult = match serde_json::from_str(&line) {
+                    Ok(r) => r,
+                    Err(source) => return Err(WorkerError::BadLine { line, source }),
+                };
                 let worker = &mut workers[w];
                 debug_assert_eq!(worker.running.map(|r| r.0), Some(result.case));
                 worker.running = None;
-                if !result.failed.is_empty() {
+                if result.fails() {
                     first_failure = Some(first_failure.map_or(result.case, |f| f.min(result.case)));
                 }
                 done(&result);
@@ -211,7 +315,7 @@ fn drive(
             }
             Ok((w, None)) => {
                 if let Some((n, _)) = workers[w].running {
-                    return Err(format!("a worker exited while running case {n}"));
+                    return Err(WorkerError::Exited(n));
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -220,14 +324,11 @@ fn drive(
                     .filter_map(|w| w.running)
                     .find(|(_, t)| t.elapsed() > CASE_WALL_LIMIT)
                 {
-                    return Err(format!(
-                        "case {n} ran for more than {}s: a worker seems hung",
-                        CASE_WALL_LIMIT.as_secs()
-                    ));
+                    return Err(WorkerError::Hung { case: n });
                 }
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err("every worker exited".into());
+                return Err(WorkerError::AllExited);
             }
         }
     }

@@ -14,49 +14,21 @@
 
 pub mod figures;
 mod phase;
+mod verdict;
 
 use std::time::Duration;
-
-use schemars::JsonSchema;
-use serde::Serialize;
 
 pub use figures::{
     Bucket, Exemplar, FailureKind, Figures, HopKey, InvariantFigures, RecoveryFigures,
     RecoveryWindow, WindowFigures, FIRST_FAILURES, SLOWEST,
 };
 pub use phase::{window_name, within, Phases};
+pub use verdict::{Unit, Verdict, VerdictKind};
 
 use crate::record::RunRecord;
 use crate::report::fmt_duration;
-use crate::scenario::{InvariantKind, Scenario, Window};
+use crate::scenario::{InvariantId, InvariantKind, Scenario, Window};
 use crate::stats::ms;
-
-/// The verdict on one invariant.
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
-pub struct Verdict {
-    /// `answered`, `latency`, `success`, `recovery`, `amplification`, `wasted_work`.
-    #[schemars(extend("enum" = [
-        "answered", "latency", "success", "recovery", "amplification", "wasted_work"
-    ]))]
-    pub kind: &'static str,
-    /// A short name: `latency p99`, `amplification ledger`.
-    pub label: String,
-    /// Whether the invariant held.
-    pub held: bool,
-    /// The measured figure, in `unit`; `None` (`null`) when there was nothing to measure.
-    pub observed: Option<f64>,
-    /// The bound it was held to, in `unit`.
-    pub limit: f64,
-    /// `ratio`, `ms`, `s`, `calls per request`.
-    #[schemars(extend("enum" = ["ratio", "ms", "s", "calls per request"]))]
-    pub unit: &'static str,
-    /// The window judged: `all`, `faults`, `20s..40s`.
-    pub during: String,
-    /// The one-second window where the figure was worst, when that helps.
-    pub worst_window: Option<String>,
-    /// One line a person reads.
-    pub message: String,
-}
 
 /// Judges every invariant of `scenario` on `record`, in file order: on the
 /// figures the backend streamed, or (a record without them: Docker, tests) on
@@ -75,10 +47,11 @@ fn judge(scenario: &Scenario, record: &RunRecord, figures: &Figures) -> Vec<Verd
         .iter()
         .enumerate()
         .map(|(i, inv)| {
+            let id = InvariantId(i);
             let f = figures.invariants.get(i).unwrap_or(&run);
             match (&inv.kind, f) {
                 (InvariantKind::Answered { max_ratio }, InvariantFigures::Window(w)) => {
-                    answered(w, *max_ratio)
+                    answered(id, w, *max_ratio)
                 }
                 (
                     InvariantKind::Latency {
@@ -87,7 +60,7 @@ fn judge(scenario: &Scenario, record: &RunRecord, figures: &Figures) -> Vec<Verd
                         during,
                     },
                     InvariantFigures::Window(w),
-                ) => latency(w, *percentile, *max, during),
+                ) => latency(id, w, *percentile, *max, during),
                 (
                     InvariantKind::Success {
                         min,
@@ -95,15 +68,15 @@ fn judge(scenario: &Scenario, record: &RunRecord, figures: &Figures) -> Vec<Verd
                         during,
                     },
                     InvariantFigures::Window(w),
-                ) => success(w, *min, *degraded_is_success, during),
+                ) => success(id, w, *min, *degraded_is_success, during),
                 (InvariantKind::Recovery { within }, InvariantFigures::Recovery(r)) => {
-                    recovery(record, figures, r, *within)
+                    recovery(id, record, figures, r, *within)
                 }
                 (InvariantKind::Amplification { service, max }, _) => {
-                    amplification(record, figures, service, *max)
+                    amplification(id, record, figures, service, *max)
                 }
                 (InvariantKind::WastedWork { max_ratio }, _) => {
-                    wasted_work(record, figures, *max_ratio)
+                    wasted_work(id, record, figures, *max_ratio)
                 }
                 // `Figures::new` gives each invariant the figures of its kind.
                 (_, _) => unreachable!("figures of another kind for invariant {i}"),
@@ -117,13 +90,15 @@ fn span_name(w: (Duration, Duration)) -> String {
 }
 
 fn nothing_to_judge(
-    kind: &'static str,
+    id: InvariantId,
+    kind: VerdictKind,
     label: String,
-    unit: &'static str,
+    unit: Unit,
     during: String,
     limit: f64,
 ) -> Verdict {
     Verdict {
+        id,
         kind,
         message: format!(
             "no requests fell in the `{during}` window after warm-up: nothing to judge"
@@ -138,12 +113,13 @@ fn nothing_to_judge(
     }
 }
 
-fn answered(w: &WindowFigures, max_ratio: f64) -> Verdict {
+fn answered(id: InvariantId, w: &WindowFigures, max_ratio: f64) -> Verdict {
     if w.tally.is_empty() {
         return nothing_to_judge(
-            "answered",
+            id,
+            VerdictKind::Answered,
             "answered".into(),
-            "ratio",
+            Unit::Ratio,
             "all".into(),
             max_ratio,
         );
@@ -173,23 +149,24 @@ fn answered(w: &WindowFigures, max_ratio: f64) -> Verdict {
         ));
     }
     Verdict {
-        kind: "answered",
+        id,
+        kind: VerdictKind::Answered,
         label: "answered".into(),
         held,
         observed: Some(ratio),
         limit: max_ratio,
-        unit: "ratio",
+        unit: Unit::Ratio,
         during: "all".into(),
         worst_window: worst.filter(|_| !held).map(|(w, _)| span_name(w)),
         message,
     }
 }
 
-fn latency(w: &WindowFigures, p: f64, max: Duration, during: &Window) -> Verdict {
+fn latency(id: InvariantId, w: &WindowFigures, p: f64, max: Duration, during: &Window) -> Verdict {
     let label = format!("latency p{}", trim_float(p));
     let name = window_name(during);
     if w.tally.is_empty() {
-        return nothing_to_judge("latency", label, "ms", name, ms(max));
+        return nothing_to_judge(id, VerdictKind::Latency, label, Unit::Ms, name, ms(max));
     }
     let observed = w.tally.percentile(p);
     let held = observed <= max;
@@ -213,22 +190,36 @@ fn latency(w: &WindowFigures, p: f64, max: Duration, during: &Window) -> Verdict
         ));
     }
     Verdict {
-        kind: "latency",
+        id,
+        kind: VerdictKind::Latency,
         label,
         held,
         observed: Some(ms(observed)),
         limit: ms(max),
-        unit: "ms",
+        unit: Unit::Ms,
         during: name,
         worst_window: worst.filter(|_| !held).map(|(w, _)| span_name(w)),
         message,
     }
 }
 
-fn success(w: &WindowFigures, min: f64, degraded_is_success: bool, during: &Window) -> Verdict {
+fn success(
+    id: InvariantId,
+    w: &WindowFigures,
+    min: f64,
+    degraded_is_success: bool,
+    during: &Window,
+) -> Verdict {
     let name = window_name(during);
     if w.tally.is_empty() {
-        return nothing_to_judge("success", "success".into(), "ratio", name, min);
+        return nothing_to_judge(
+            id,
+            VerdictKind::Success,
+            "success".into(),
+            Unit::Ratio,
+            name,
+            min,
+        );
     }
     let s = w.tally.summary();
     let ratio = s.success_ratio(degraded_is_success);
@@ -254,12 +245,13 @@ fn success(w: &WindowFigures, min: f64, degraded_is_success: bool, during: &Wind
         message.push_str(&format!(" (worst window {}: {})", span_name(w), pct(r)));
     }
     Verdict {
-        kind: "success",
+        id,
+        kind: VerdictKind::Success,
         label: "success".into(),
         held,
         observed: Some(ratio),
         limit: min,
-        unit: "ratio",
+        unit: Unit::Ratio,
         during: name,
         worst_window: worst.filter(|_| !held).map(|(w, _)| span_name(w)),
         message,
@@ -274,6 +266,7 @@ const RECOVERY_P99_SLACK: Duration = Duration::from_millis(10);
 const RECOVERY_SUCCESS_SLACK: f64 = 0.01;
 
 fn recovery(
+    id: InvariantId,
     record: &RunRecord,
     figures: &Figures,
     r: &RecoveryFigures,
@@ -281,12 +274,13 @@ fn recovery(
 ) -> Verdict {
     let phases = &figures.phases;
     let fail = |message: String| Verdict {
-        kind: "recovery",
+        id,
+        kind: VerdictKind::Recovery,
         label: "recovery".into(),
         held: false,
         observed: None,
         limit: within_d.as_secs_f64(),
-        unit: "s",
+        unit: Unit::S,
         during: "recovery".into(),
         worst_window: None,
         message,
@@ -378,19 +372,26 @@ fn recovery(
         Some(span_name(w.0))
     };
     Verdict {
-        kind: "recovery",
+        id,
+        kind: VerdictKind::Recovery,
         label: "recovery".into(),
         held,
         observed: Some(after.as_secs_f64()),
         limit: within_d.as_secs_f64(),
-        unit: "s",
+        unit: Unit::S,
         during: "recovery".into(),
         worst_window: worst,
         message,
     }
 }
 
-fn amplification(record: &RunRecord, figures: &Figures, service: &str, max: f64) -> Verdict {
+fn amplification(
+    id: InvariantId,
+    record: &RunRecord,
+    figures: &Figures,
+    service: &str,
+    max: f64,
+) -> Verdict {
     let offered = figures.offered as f64;
     let calls = record.calls_to(service);
     let observed = if offered > 0.0 {
@@ -400,12 +401,13 @@ fn amplification(record: &RunRecord, figures: &Figures, service: &str, max: f64)
     };
     let held = observed <= max;
     Verdict {
-        kind: "amplification",
+        id,
+        kind: VerdictKind::Amplification,
         label: format!("amplification {service}"),
         held,
         observed: Some(observed),
         limit: max,
-        unit: "calls per request",
+        unit: Unit::CallsPerRequest,
         during: "all".into(),
         worst_window: None,
         message: format!(
@@ -419,7 +421,7 @@ fn amplification(record: &RunRecord, figures: &Figures, service: &str, max: f64)
     }
 }
 
-fn wasted_work(record: &RunRecord, figures: &Figures, max_ratio: f64) -> Verdict {
+fn wasted_work(id: InvariantId, record: &RunRecord, figures: &Figures, max_ratio: f64) -> Verdict {
     let work = figures.work;
     let ratio = work.wasted_ratio();
     // No trace at all for a run that sent requests: nothing was measured, and a ratio of
@@ -427,12 +429,13 @@ fn wasted_work(record: &RunRecord, figures: &Figures, max_ratio: f64) -> Verdict
     let unmeasured = figures.offered > 0 && !figures.traced;
     if unmeasured {
         return Verdict {
-            kind: "wasted_work",
+            id,
+            kind: VerdictKind::WastedWork,
             label: "wasted work".into(),
             held: false,
             observed: None,
             limit: max_ratio,
-            unit: "ratio",
+            unit: Unit::Ratio,
             during: "all".into(),
             worst_window: None,
             message: "no span was read back from any instance, so wasted work was not measured \
@@ -467,12 +470,13 @@ fn wasted_work(record: &RunRecord, figures: &Figures, max_ratio: f64) -> Verdict
         message.push_str(&format!(" (most at `{svc}`: {})", fmt_duration(w)));
     }
     Verdict {
-        kind: "wasted_work",
+        id,
+        kind: VerdictKind::WastedWork,
         label: "wasted work".into(),
         held,
         observed: Some(ratio),
         limit: max_ratio,
-        unit: "ratio",
+        unit: Unit::Ratio,
         during: "all".into(),
         worst_window: None,
         message,

@@ -75,12 +75,18 @@ fn latency(r: &RunRecord, p: &Phases, pct: f64, max: Duration, during: &Window) 
         max,
         during: *during,
     };
-    super::latency(window_of(&figures_of(r, p, kind)), pct, max, during)
+    super::latency(
+        InvariantId(0),
+        window_of(&figures_of(r, p, kind)),
+        pct,
+        max,
+        during,
+    )
 }
 
 fn answered(r: &RunRecord, p: &Phases, max_ratio: f64) -> Verdict {
     let f = figures_of(r, p, InvariantKind::Answered { max_ratio });
-    super::answered(window_of(&f), max_ratio)
+    super::answered(InvariantId(0), window_of(&f), max_ratio)
 }
 
 fn success(r: &RunRecord, p: &Phases, min: f64, degraded: bool, during: &Window) -> Verdict {
@@ -89,20 +95,26 @@ fn success(r: &RunRecord, p: &Phases, min: f64, degraded: bool, during: &Window)
         degraded_is_success: degraded,
         during: *during,
     };
-    super::success(window_of(&figures_of(r, p, kind)), min, degraded, during)
+    super::success(
+        InvariantId(0),
+        window_of(&figures_of(r, p, kind)),
+        min,
+        degraded,
+        during,
+    )
 }
 
 fn recovery(r: &RunRecord, p: &Phases, within: Duration) -> Verdict {
     let f = figures_of(r, p, InvariantKind::Recovery { within });
     match &f.invariants[0] {
-        InvariantFigures::Recovery(rec) => super::recovery(r, &f, rec, within),
+        InvariantFigures::Recovery(rec) => super::recovery(InvariantId(0), r, &f, rec, within),
         other => panic!("not recovery: {other:?}"),
     }
 }
 
 fn wasted_work(r: &RunRecord, max_ratio: f64) -> Verdict {
     let f = figures_of(r, &phases(r), InvariantKind::WastedWork { max_ratio });
-    super::wasted_work(r, &f, max_ratio)
+    super::wasted_work(InvariantId(0), r, &f, max_ratio)
 }
 
 fn amplification(r: &RunRecord, service: &str, max: f64) -> Verdict {
@@ -110,7 +122,13 @@ fn amplification(r: &RunRecord, service: &str, max: f64) -> Verdict {
         service: service.into(),
         max,
     };
-    super::amplification(r, &figures_of(r, &phases(r), kind), service, max)
+    super::amplification(
+        InvariantId(0),
+        r,
+        &figures_of(r, &phases(r), kind),
+        service,
+        max,
+    )
 }
 
 fn phases(r: &RunRecord) -> Phases {

@@ -30,7 +30,7 @@ pub fn suite(report: &Report) -> TestSuite {
         } else {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
             s.set_message(v.message.clone());
-            s.set_type(v.kind);
+            s.set_type(v.kind.as_str());
             s
         };
         let mut case = TestCase::new(format!("{} ({})", v.label, v.during), status);

@@ -26,7 +26,7 @@ pub fn report_file_name() -> String {
     format!("report.v{FORMAT}.schema.json")
 }
 
-/// `explore.v1.schema.json`: the file name of `explore.json`'s schema.
+/// `explore.v2.schema.json`: the file name of `explore.json`'s schema.
 pub fn explore_file_name() -> String {
     format!("explore.v{EXPLORE_FORMAT}.schema.json")
 }
@@ -112,7 +112,8 @@ mod tests {
         assert_eq!(report["properties"]["format"]["const"], FORMAT);
         assert_eq!(report_file_name(), "report.v1.schema.json");
         let explore = explore();
-        assert_eq!(explore["$id"], "urn:squall:schema:explore:v1");
+        assert_eq!(explore["$id"], "urn:squall:schema:explore:v2");
+        assert_eq!(explore_file_name(), "explore.v2.schema.json");
         assert_eq!(explore["properties"]["format"]["const"], EXPLORE_FORMAT);
     }
 

@@ -52,6 +52,7 @@
 
 mod duration;
 mod error;
+mod explore;
 pub mod limits;
 mod model;
 mod raw;
@@ -61,11 +62,12 @@ use std::path::Path;
 
 pub use duration::{format_duration, parse_duration, DurationError};
 pub use error::ScenarioError;
+pub use explore::{ExploreConfig, ExploreKind, ExploreTarget, MAX_FAULTS};
 pub use limits::{MAX_RATE, MAX_REPLICAS, MAX_RETRIES};
 pub use model::{
     Arrival, Balancer, Breaker, Call, DockerConfig, Endpoint, Expect, Fault, FaultKind, Invariant,
-    InvariantKind, LinkScope, Scenario, Service, ServiceDocker, SimConfig, Target, Window, Work,
-    Workload,
+    InvariantId, InvariantKind, LinkScope, Scenario, Service, ServiceDocker, SimConfig, Target,
+    Window, Work, Workload,
 };
 
 /// Reads and validates the scenario file at `path`.
@@ -372,9 +374,15 @@ port = 8080
 
         let explore = s.explore.as_ref().unwrap();
         assert_eq!(
-            explore.get("max_faults").and_then(toml::Value::as_integer),
-            Some(3)
+            explore.kinds,
+            [
+                ExploreKind::Latency,
+                ExploreKind::Pause,
+                ExploreKind::Kill,
+                ExploreKind::Partition
+            ]
         );
+        assert_eq!((explore.max_faults, explore.max_concurrent), (3, 2));
         assert_eq!(s.docker.image.as_deref(), Some("squall-fixture:latest"));
         let ledger = &s.services["ledger"].docker;
         assert_eq!(ledger.image.as_deref(), Some("acme/ledger:1.4"));

@@ -9,6 +9,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::explore::ExploreConfig;
 
 /// One scenario file, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,8 +37,8 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     /// Invariants in file order.
     pub invariants: Vec<Invariant>,
-    /// `[explore]`, kept as written; `squall explore` validates it.
-    pub explore: Option<toml::Value>,
+    /// `[explore]`: what `squall explore` draws fault schedules from.
+    pub explore: Option<ExploreConfig>,
     /// `[docker]`: what the Docker backend runs; the simulator ignores it.
     pub docker: DockerConfig,
 }
@@ -292,6 +296,24 @@ pub struct Invariant {
     pub kind: InvariantKind,
     /// 1-based line of the entry's `kind`, for messages.
     pub line: usize,
+}
+
+/// Which invariant of a scenario: its index in `[[invariants]]`, from 0 in
+/// file order (the order of `report.json`'s `invariants`).
+///
+/// The identity explore compares: a `label` is for people, and two
+/// `latency p99` invariants over different windows share theirs. It stays
+/// valid in a regression file, which keeps the invariants as they were.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(transparent)]
+pub struct InvariantId(pub usize);
+
+impl fmt::Display for InvariantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invariant {}", self.0)
+    }
 }
 
 /// What an invariant checks.

@@ -29,8 +29,28 @@ pub(crate) struct RawScenario {
     pub faults: Vec<RawFault>,
     #[serde(default)]
     pub invariants: Vec<RawInvariant>,
-    pub explore: Option<toml::Value>,
+    pub explore: Option<Spanned<RawExplore>>,
     pub docker: Option<RawDocker>,
+}
+
+/// `[explore]`: the space of fault schedules `squall explore` draws from.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExplore {
+    pub kinds: Option<Spanned<Vec<Spanned<String>>>>,
+    pub targets: Option<Spanned<Vec<Spanned<String>>>>,
+    pub min_faults: Option<Spanned<i64>>,
+    pub max_faults: Option<Spanned<i64>>,
+    pub max_concurrent: Option<Spanned<i64>>,
+    pub max_concurrent_per_service: Option<Spanned<i64>>,
+    pub start: Option<Spanned<DurationText>>,
+    pub settle: Option<Spanned<DurationText>>,
+    pub length: Option<Spanned<Vec<Spanned<DurationText>>>>,
+    pub delay: Option<Spanned<Vec<Spanned<DurationText>>>>,
+    pub jitter: Option<Spanned<Vec<Spanned<DurationText>>>>,
+    pub error_rate: Option<Spanned<Vec<Spanned<f64>>>>,
+    pub status: Option<Spanned<Vec<Spanned<i64>>>>,
+    pub swarm: Option<bool>,
 }
 
 /// `[docker]`: settings of the Docker backend for the whole scenario.

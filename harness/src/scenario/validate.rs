@@ -1,10 +1,11 @@
 //! Raw scenario -> [`Scenario`]: the semantic checks serde cannot make.
 //!
 //! Services come first (the other sections refer to them), then the calls between
-//! them and their cycles, the workload, faults ([`faults`]) and invariants
-//! ([`invariants`]). The first problem found is reported; each check points at the
+//! them and their cycles, the workload, faults ([`faults`]), invariants
+//! ([`invariants`]) and `[explore]` ([`explore`]). The first problem found is reported; each check points at the
 //! value that is wrong.
 
+mod explore;
 mod faults;
 mod invariants;
 mod services;
@@ -72,6 +73,10 @@ pub(crate) fn scenario(raw: RawScenario, text: &str, path: &Path) -> Result<Scen
         .into_iter()
         .map(|invariant| invariants::invariant(invariant, duration, &services, text))
         .collect::<Result<_, _>>()?;
+    let explore = raw
+        .explore
+        .map(|e| explore::explore(e, &services))
+        .transpose()?;
     Ok(Scenario {
         name,
         description: raw.description.unwrap_or_default(),
@@ -84,7 +89,7 @@ pub(crate) fn scenario(raw: RawScenario, text: &str, path: &Path) -> Result<Scen
         services,
         faults,
         invariants,
-        explore: raw.explore,
+        explore,
         docker: docker(raw.docker)?,
     })
 }

@@ -20,7 +20,7 @@ pub mod waterfall;
 
 use std::fmt::Write;
 
-use crate::invariant::{pct, thousands};
+use crate::invariant::{pct, thousands, Unit};
 use crate::report::json::{TraceFacts, FIRST_FAILURES};
 use crate::report::summary::{ms, ms_as_duration, secs};
 use crate::report::Report;
@@ -172,12 +172,12 @@ fn invariants(s: &mut String, r: &Report) {
 }
 
 /// A verdict's figure in its unit: `0.021%`, `79ms`, `1.00 calls per request`.
-fn figure(v: f64, unit: &str) -> String {
+fn figure(v: f64, unit: Unit) -> String {
     match unit {
-        "ratio" => pct(v),
-        "ms" => format!("{}ms", ms(v)),
-        "s" => format!("{}s", ms(v)),
-        u => format!("{v:.2} {}", esc(u)),
+        Unit::Ratio => pct(v),
+        Unit::Ms => format!("{}ms", ms(v)),
+        Unit::S => format!("{}s", ms(v)),
+        Unit::CallsPerRequest => format!("{v:.2} {}", esc(unit.as_str())),
     }
 }
 
@@ -501,8 +501,8 @@ mod tests {
 
     #[test]
     fn verdict_figures_read_in_their_unit() {
-        assert_eq!(figure(0.00021, "ratio"), "0.021%");
-        assert_eq!(figure(79.0, "ms"), "79ms");
-        assert_eq!(figure(1.5, "calls per request"), "1.50 calls per request");
+        assert_eq!(figure(0.00021, Unit::Ratio), "0.021%");
+        assert_eq!(figure(79.0, Unit::Ms), "79ms");
+        assert_eq!(figure(1.5, Unit::CallsPerRequest), "1.50 calls per request");
     }
 }
