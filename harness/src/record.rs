@@ -109,12 +109,18 @@ pub struct RunRecord {
     pub figures: Option<Figures>,
 }
 
+/// An instance, service or path name as a trace holds it: interned, so a
+/// hop or an attempt shares its name with every other one (a clone is a
+/// reference count, not a copy), and it reads as a `&str`.
+pub type Name = std::sync::Arc<str>;
+
 /// What one instance did for one workload request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hop {
-    /// `card-api-1`.
-    pub instance: String,
-    pub path: String,
+    /// `card-api-1`: interned ([`Name`]), one allocation per instance for
+    /// every hop of the run.
+    pub instance: Name,
+    pub path: Name,
     /// The caller's attempt (`gateway-1#12`); `None` when the workload called.
     pub parent: Option<String>,
     /// Arrival and answer (or drop), since the start of the load phase.
@@ -137,7 +143,7 @@ pub struct Attempt {
     /// Unique within the calling instance.
     pub id: u64,
     /// The downstream service.
-    pub service: String,
+    pub service: Name,
     /// The instance it went to; empty when it was not sent.
     pub to: String,
     /// 0 for a first attempt, `k` for the `k`-th retry.
@@ -197,7 +203,7 @@ impl RunRecord {
         let mut work = Work::default();
         let instances = service.and_then(|s| self.received.get(s));
         for hop in self.traces.iter().flatten() {
-            if instances.is_some_and(|i| !i.contains_key(&hop.instance)) {
+            if instances.is_some_and(|i| !i.contains_key(&*hop.instance)) {
                 continue;
             }
             if let Some((start, end)) = hop.work {

@@ -25,7 +25,7 @@ use std::time::Duration;
 use squall_fixture::{Drained, Span};
 
 use crate::invariant::{Figures, HopKey};
-use crate::record::{Attempt, Hop, RequestRecord};
+use crate::record::{Attempt, Hop, Name, RequestRecord};
 
 /// Hops gathered per workload request.
 pub struct Traces {
@@ -44,6 +44,7 @@ impl Traces {
     /// timeline. Spans without a workload request id (admin probes, foreign traffic) are
     /// skipped.
     pub fn add(&mut self, instance: &str, spans: Vec<Span>, at: impl Fn(Duration) -> Duration) {
+        let instance = Name::from(instance);
         for span in spans {
             let Some(i) = span
                 .request_id
@@ -53,7 +54,7 @@ impl Traces {
             else {
                 continue;
             };
-            self.traces[i].push(hop_of(instance, &span, &at));
+            self.traces[i].push(hop_of(&instance, &span, &at));
         }
     }
 
@@ -67,11 +68,11 @@ impl Traces {
 }
 
 /// A span as a hop of its request's trace; `at` maps span times onto the load phase.
-fn hop_of(instance: &str, span: &Span, at: &impl Fn(Duration) -> Duration) -> Hop {
+fn hop_of(instance: &Name, span: &Span, at: &impl Fn(Duration) -> Duration) -> Hop {
     let end = span.end.unwrap_or(span.start);
     Hop {
-        instance: instance.to_owned(),
-        path: span.path.to_string(),
+        instance: instance.clone(),
+        path: span.path.clone(),
         parent: span.parent.as_deref().map(str::to_owned),
         start: at(span.start),
         end: at(end),
@@ -84,7 +85,7 @@ fn hop_of(instance: &str, span: &Span, at: &impl Fn(Duration) -> Duration) -> Ho
             .iter()
             .map(|a| Attempt {
                 id: a.id,
-                service: a.service.to_string(),
+                service: a.service.clone(),
                 to: a
                     .to
                     .rsplit_once(':')
@@ -120,7 +121,7 @@ pub fn work_out_wasted<T>(
             ends.extend(
                 h.attempts
                     .iter()
-                    .map(|a| (h.instance.as_str(), a.id, a.end)),
+                    .map(|a| (&*h.instance, a.id, a.end)),
             );
         }
         let unknown = if late { Some(Duration::ZERO) } else { None };
@@ -164,7 +165,7 @@ struct Group {
 #[derive(Debug)]
 pub struct Joiner {
     /// Instance names, in topology order (the `usize` of a [`HopKey`]).
-    instances: Vec<String>,
+    instances: Vec<Name>,
     /// The simulation clock when the load phase began.
     load_start: Duration,
     /// Requests sent and not yet traced, and late spans, by request index.
@@ -181,7 +182,7 @@ impl Joiner {
     /// A joiner for `instances` (topology order); with `keep` it also keeps every hop.
     pub fn new(instances: Vec<String>, keep: bool) -> Self {
         Joiner {
-            instances,
+            instances: instances.into_iter().map(Name::from).collect(),
             load_start: Duration::ZERO,
             groups: BTreeMap::new(),
             sent: 0,
@@ -250,7 +251,7 @@ impl Joiner {
                 self.busy.insert(i);
             }
         }
-        let name = self.instances.get(instance).cloned().unwrap_or_default();
+        let name = self.instances.get(instance).cloned().unwrap_or_else(|| Name::from(""));
         for (seq, span) in drained.spans {
             // Spans without a workload request id (admin probes, foreign traffic) are skipped.
             let Some(i) = span

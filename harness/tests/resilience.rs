@@ -201,7 +201,7 @@ fn every_request_has_a_trace_and_the_report_names_the_slowest() {
             hops[1].parent.as_deref(),
             Some(format!("{}#{}", hops[0].instance, attempt.id).as_str())
         );
-        assert_eq!(hops[1].instance, attempt.to);
+        assert_eq!(&*hops[1].instance, attempt.to);
     }
     let report = Report::build(&scenario, &record, verdicts);
     assert_eq!(report.slowest.len(), 10);

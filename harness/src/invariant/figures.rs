@@ -467,7 +467,7 @@ impl Figures {
                 self.work.wasted += hop.wasted;
                 if let Some(w) = self
                     .service_of
-                    .get(&hop.instance)
+                    .get(&*hop.instance)
                     .and_then(|&i| self.work_by_service.get_index_mut(i))
                 {
                     w.1.total += total;

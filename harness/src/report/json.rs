@@ -453,8 +453,8 @@ fn trace_facts(x: &Exemplar) -> TraceFacts {
         hops: hops
             .iter()
             .map(|h| HopFacts {
-                instance: h.instance.clone(),
-                path: h.path.clone(),
+                instance: h.instance.to_string(),
+                path: h.path.to_string(),
                 parent: h.parent.clone(),
                 start_ms: since(h.start),
                 end_ms: since(h.end),
@@ -469,7 +469,7 @@ fn trace_facts(x: &Exemplar) -> TraceFacts {
                     .iter()
                     .map(|a| AttemptFacts {
                         id: a.id,
-                        service: a.service.clone(),
+                        service: a.service.to_string(),
                         to: a.to.clone(),
                         retry: a.retry,
                         hedge: a.hedge,

@@ -21,7 +21,7 @@ fn run(text: &str) -> RunRecord {
 }
 
 fn hop<'a>(hops: &'a [Hop], instance: &str) -> Option<&'a Hop> {
-    hops.iter().find(|h| h.instance == instance)
+    hops.iter().find(|h| &*h.instance == instance)
 }
 
 /// edge forwards the caller's 60 ms deadline to db, whose 100 ms of work
