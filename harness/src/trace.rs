@@ -118,11 +118,7 @@ pub fn work_out_wasted<T>(
     {
         let hops: Vec<&Hop> = items.iter_mut().map(|t| &*hop(t)).collect();
         for h in &hops {
-            ends.extend(
-                h.attempts
-                    .iter()
-                    .map(|a| (&*h.instance, a.id, a.end)),
-            );
+            ends.extend(h.attempts.iter().map(|a| (&*h.instance, a.id, a.end)));
         }
         let unknown = if late { Some(Duration::ZERO) } else { None };
         for h in &hops {
@@ -251,7 +247,11 @@ impl Joiner {
                 self.busy.insert(i);
             }
         }
-        let name = self.instances.get(instance).cloned().unwrap_or_else(|| Name::from(""));
+        let name = self
+            .instances
+            .get(instance)
+            .cloned()
+            .unwrap_or_else(|| Name::from(""));
         for (seq, span) in drained.spans {
             // Spans without a workload request id (admin probes, foreign traffic) are skipped.
             let Some(i) = span

@@ -238,13 +238,7 @@ struct Prepared {
 /// Reads and checks everything before any case runs.
 fn prepare(opts: &Options, on: &mut impl FnMut(Event<'_>)) -> Result<Prepared, ExploreError> {
     let path = opts.scenario.as_path();
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        path: path.to_path_buf(),
-        line: 0,
-        col: 0,
-        message: format!("cannot read scenario file: {e}"),
-        hint: None,
-    })?;
+    let text = scenario::read(path)?;
     // Explore runs every case in the simulator: what it cannot do is refused
     // here, at its place in the file, not in every case.
     let base = scenario::parse(&text, path)?;

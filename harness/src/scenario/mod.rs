@@ -72,14 +72,18 @@ pub use model::{
 
 /// Reads and validates the scenario file at `path`.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+    parse(&read(path)?, path)
+}
+
+/// The text of the scenario file at `path`, or an error that names it.
+pub fn read(path: &Path) -> Result<String, ScenarioError> {
+    std::fs::read_to_string(path).map_err(|e| ScenarioError {
         path: path.to_path_buf(),
         line: 0,
         col: 0,
         message: format!("cannot read scenario file: {e}"),
         hint: None,
-    })?;
-    parse(&text, path)
+    })
 }
 
 /// Validates scenario `text`; `path` names it in errors and gives the default name.
