@@ -23,8 +23,8 @@ const WEAK: Style = AnsiColor::Yellow.on_default().bold();
 
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "Examples:\n  \
-    squall suite scenarios/                       every *.toml under scenarios/, in the simulator\n  \
-    squall suite 'scenarios/slow-*.toml' --repeat 3   three seeds each; disagreeing runs are FLAKY\n  \
+    squall suite scenarios/                          every *.toml under scenarios/, in the simulator\n  \
+    squall suite 'scenarios/slow-*.toml' --repeat 3  three seeds each; runs that disagree are FLAKY\n  \
     squall suite scenarios/ --backend docker --history nightly-history --out nightly\n\n\
     See docs/suites.md.")]
 pub struct SuiteArgs {
