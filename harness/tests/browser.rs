@@ -34,7 +34,7 @@ fn squall(args: &[&str]) -> Output {
 /// `SQUALL_CHROMIUM`, or the first of Debian's and others' names on the PATH.
 fn chromium() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("SQUALL_CHROMIUM") {
-        return Some(PathBuf::from(p));
+        return Some(PathBuf::from(p)).filter(|p| p.is_file());
     }
     let path = std::env::var_os("PATH")?;
     ["chromium", "chromium-browser", "google-chrome"]
@@ -173,7 +173,13 @@ fn report_and_suite_index_render_in_headless_chromium() {
         if std::env::var_os("CI").is_some() {
             panic!("chromium is not installed, and CI must run this test (.ci/run installs Debian's `chromium`)");
         }
-        eprintln!("\n\n!!!! SKIPPED: tests/browser.rs needs chromium (apt-get install chromium, or set SQUALL_CHROMIUM); report.html and index.html were NOT checked in a browser !!!!\n\n");
+        // Straight to stderr, past the test harness's capture: a skip that
+        // only `--nocapture` shows would be a silent pass.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n\n!!!! SKIPPED: tests/browser.rs needs chromium (apt-get install chromium, or set SQUALL_CHROMIUM); report.html and index.html were NOT checked in a browser !!!!\n"
+        );
         return;
     };
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
@@ -228,11 +234,15 @@ fn report_and_suite_index_render_in_headless_chromium() {
     screenshot(&browser, &profile, &report, &shot, 2400);
     let shot_index = out.join("index.png");
     screenshot(&browser, &profile, &index, &shot_index, 900);
-    eprintln!(
-        "screenshots: {} and {}",
-        shot.display(),
-        shot_index.display()
-    );
+    {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "browser.rs: screenshots in {} and {}",
+            shot.display(),
+            shot_index.display()
+        );
+    }
 
     let page = dom(&browser, &profile, &report);
     assert_eq!(
