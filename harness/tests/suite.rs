@@ -141,7 +141,7 @@ fn a_suite_runs_a_directory_into_one_index_junit_and_the_worst_exit_code() {
         "<span class=\"failed\" title=\"held in 0 of 1 runs\">failed</span> latency p99"
     ));
     assert!(row(&index, "weak").contains("<span class=\"badge weakness\""));
-    assert!(row(&index, "weak").contains(">WEAKNESS</span>"));
+    assert!(row(&index, "weak").contains(">DOCUMENTED WEAKNESS</span>"));
     assert!(index.contains("<h1>squall suite <span class=\"badge fail\">FAIL</span></h1>"));
 
     // One JUnit file: the weakness's failure is skipped, not failed.

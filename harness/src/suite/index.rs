@@ -55,7 +55,7 @@ pub fn render(suite: &Suite, history: &[Vec<&Record>]) -> String {
     if suite.interrupted {
         s.push_str("<p class=\"note\"><strong>Interrupted</strong> (Ctrl-C or SIGTERM): the scenarios after the one running then are missing.</p>\n");
     }
-    s.push_str("<p class=\"muted\">PASS: every invariant held in every run. WEAKNESS: a documented weakness, a file with <code>expect = \"fail\"</code> that failed as it says (counts as passed). FLAKY: the runs disagree. UNEXPECTED: expected to fail, but every invariant held. Figures are those of each scenario's first run (its own seed).</p>\n</header>\n");
+    s.push_str("<p class=\"muted\">PASS: every invariant held in every run. DOCUMENTED WEAKNESS: a file with <code>expect = \"fail\"</code> that failed as it says (counts as passed). FLAKY: the runs disagree. UNEXPECTED PASS: expected to fail, but every invariant held. Figures are those of each scenario's first run (its own seed).</p>\n</header>\n");
     let trends = history.iter().any(|h| !h.is_empty());
     let _ = writeln!(
         s,
@@ -86,7 +86,7 @@ fn row(s: &mut String, e: &Entry, history: Option<&[&Record]>) {
         esc(&e.file),
         e.verdict.as_str(),
         esc(e.verdict.meaning()),
-        e.verdict.word(),
+        e.verdict.badge(),
         invariants(e)
     );
     match e.figures() {

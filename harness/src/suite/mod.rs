@@ -90,6 +90,15 @@ impl Verdict {
         }
     }
 
+    /// The badge on index.html, where there is room to say it in full.
+    pub fn badge(self) -> &'static str {
+        match self {
+            Verdict::Weakness => "DOCUMENTED WEAKNESS",
+            Verdict::UnexpectedPass => "UNEXPECTED PASS",
+            v => v.word(),
+        }
+    }
+
     /// What the word means, for a reader who has not read this module.
     pub fn meaning(self) -> &'static str {
         match self {
