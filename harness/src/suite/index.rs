@@ -20,7 +20,7 @@ use crate::report::summary::ms;
 
 const SUITE_CSS: &str = r##"
 .badge.weakness{background:var(--note)}.badge.flaky{background:#8250df}.badge.unexpected-pass,.badge.error{background:var(--fail)}
-td .badge{margin-left:0;font-size:12px}
+td .badge{margin-left:0;font-size:12px;white-space:nowrap}
 .rates{margin:0;padding:0;list-style:none;font-size:13px}.rates .flaky{color:#8250df;font-weight:700}
 svg.spark{vertical-align:middle;margin-right:8px}svg.spark polyline{fill:none;stroke:var(--fg);stroke-width:1.5}svg.spark circle{fill:var(--fg)}
 svg.strip rect.pass{fill:var(--pass)}svg.strip rect.weakness{fill:var(--note)}svg.strip rect.flaky{fill:#8250df}svg.strip rect.fail,svg.strip rect.unexpected-pass,svg.strip rect.error{fill:var(--fail)}
@@ -164,9 +164,14 @@ fn invariants(e: &Entry) -> String {
             (true, false) => format!("{}/{}", p.held, p.runs),
             (false, _) => class.to_owned(),
         };
+        let during = if p.during == "all" {
+            String::new()
+        } else {
+            format!(" <span class=\"muted\">({})</span>", esc(&p.during))
+        };
         let _ = write!(
             out,
-            "<li><span class=\"{class}\" title=\"{}\">{word}</span> {}</li>",
+            "<li><span class=\"{class}\" title=\"{}\">{word}</span> {}{during}</li>",
             p.describe(),
             esc(&p.label)
         );

@@ -26,26 +26,15 @@ fn scenario(e: &Entry) -> TestSuite {
     let class = format!("squall.{}", e.name);
     let mut ts = TestSuite::new(class.clone());
     let seeds: Vec<String> = e.runs.iter().map(|r| r.seed.to_string()).collect();
-    for rate in &e.pass_rates {
+    for (i, rate) in e.pass_rates.iter().enumerate() {
         // The first failing run's message, with its seed.
         let failure = e.runs.iter().find_map(|r| match &r.outcome {
-            RunOutcome::Judged { invariants, .. } => invariants
-                .iter()
-                .find(|c| c.label == rate.label && !c.held)
-                .map(|c| (r.seed, c)),
+            RunOutcome::Judged { invariants, .. } => {
+                invariants.get(i).filter(|c| !c.held).map(|c| (r.seed, c))
+            }
             RunOutcome::Error { .. } => None,
         });
-        let during = e
-            .runs
-            .iter()
-            .find_map(|r| match &r.outcome {
-                RunOutcome::Judged { invariants, .. } => invariants
-                    .iter()
-                    .find(|c| c.label == rate.label)
-                    .map(|c| c.during.clone()),
-                RunOutcome::Error { .. } => None,
-            })
-            .unwrap_or_default();
+        let during = &rate.during;
         let status = match failure {
             None => TestCaseStatus::success(),
             Some((seed, c)) if rate.flaky() => {

@@ -27,7 +27,6 @@ pub mod index;
 pub mod junit;
 mod run;
 
-use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::BackendKind;
@@ -135,6 +134,9 @@ impl Verdict {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PassRate {
     pub label: String,
+    /// The window judged (two invariants may share a label: `success`
+    /// during `baseline` and during `faults`).
+    pub during: String,
     pub held: u32,
     pub runs: u32,
 }
@@ -263,23 +265,27 @@ fn judge(expect: Expect, runs: &[Run]) -> Verdict {
     }
 }
 
-/// Each invariant's pass rate across the judged runs, in file order.
+/// Each invariant's pass rate across the judged runs, in file order. By
+/// position, not by label: a file may judge `success` twice, in two windows.
 fn pass_rates(runs: &[Run]) -> Vec<PassRate> {
-    let mut rates: IndexMap<String, PassRate> = IndexMap::new();
+    let mut rates: Vec<PassRate> = Vec::new();
     for r in runs {
         if let RunOutcome::Judged { invariants, .. } = &r.outcome {
-            for c in invariants {
-                let rate = rates.entry(c.label.clone()).or_insert_with(|| PassRate {
-                    label: c.label.clone(),
-                    held: 0,
-                    runs: 0,
-                });
-                rate.runs += 1;
-                rate.held += u32::from(c.held);
+            for (i, c) in invariants.iter().enumerate() {
+                if rates.len() <= i {
+                    rates.push(PassRate {
+                        label: c.label.clone(),
+                        during: c.during.clone(),
+                        held: 0,
+                        runs: 0,
+                    });
+                }
+                rates[i].runs += 1;
+                rates[i].held += u32::from(c.held);
             }
         }
     }
-    rates.into_values().collect()
+    rates
 }
 
 /// A whole suite: what ran, where, and each scenario's verdict.
@@ -379,6 +385,7 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use indexmap::IndexMap;
 
     fn judged(held: bool, judged_failure: bool) -> Run {
         Run {
@@ -448,12 +455,27 @@ mod tests {
     }
 
     #[test]
+    fn two_invariants_with_one_label_keep_two_pass_rates() {
+        let mut run = judged(true, false);
+        if let RunOutcome::Judged { invariants, .. } = &mut run.outcome {
+            let mut second = invariants[0].clone();
+            second.during = "faults".into();
+            second.held = false;
+            invariants.push(second);
+        }
+        let rates = pass_rates(&[run]);
+        assert_eq!(rates.len(), 2);
+        assert_eq!((rates[1].during.as_str(), rates[1].held), ("faults", 0));
+    }
+
+    #[test]
     fn pass_rates_count_each_invariant() {
         let rates = pass_rates(&[judged(true, false), judged(false, true)]);
         assert_eq!(
             rates,
             vec![PassRate {
                 label: "answered".into(),
+                during: "all".into(),
                 held: 1,
                 runs: 2
             }]
