@@ -2,22 +2,25 @@
 //! are printed (results on stdout, progress and diagnostics on stderr).
 
 mod check;
+mod diff;
+mod execute;
 mod explore;
 pub mod panic;
 mod progress;
+mod suite;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use anstream::{eprintln, println};
 use anstyle::{AnsiColor, Style};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use squall::check::CheckOptions;
-use squall::engine::{BackendKind, RunError, RunOptions, Shortening};
+use squall::engine::{BackendKind, RunError, Shortening};
 use squall::exit;
-use squall::report::{self, fmt_duration, hlog, Meta, Report};
+use squall::report::{self, fmt_duration, Report};
 use squall::scenario::{self, Expect, Scenario};
 
 /// Chaos and latency-injection test harness for service topologies.
@@ -97,6 +100,33 @@ enum Command {
     /// 2 bad input (the scenario, its `[explore]` section, an argument),
     /// 3 environment error (a worker died, a file could not be written).
     Explore(ExploreArgs),
+    /// Run many scenario files into one directory with one index.html.
+    ///
+    /// Finds every file the PATHs name (files, directories searched for
+    /// `*.toml`, globs), validates them all before anything runs, then runs
+    /// each as `squall run` does (--repeat N times) into
+    /// DIR/<scenario>/<run>-seed<seed>/ and writes DIR/index.html (every
+    /// scenario's verdict, key figures and a link to each report.html),
+    /// DIR/junit.xml (the whole suite) and DIR/suite.json. A scenario with
+    /// `expect = "fail"` that fails as expected is a documented weakness and
+    /// passes; one whose runs disagree is FLAKY. See docs/suites.md.
+    ///
+    /// Exit codes: the worst of the scenarios': 0 every scenario passed (or
+    /// failed as its `expect = "fail"` says), 1 one failed, was flaky, or
+    /// passed against its `expect = "fail"`, 2 bad input (any file; nothing
+    /// runs), 3 environment error, 4 interrupted by Ctrl-C or SIGTERM.
+    Suite(suite::SuiteArgs),
+    /// What changed between two runs of one scenario.
+    ///
+    /// Compares two report.json files (or the run directories holding them):
+    /// each invariant's verdict and figure, p99 and success per phase, calls
+    /// per offered request per service, wasted work. `--markdown` prints
+    /// tables for a pull-request comment.
+    ///
+    /// Exit codes: 0 no verdict got worse, 1 an invariant that held in RUN_A
+    /// failed in RUN_B (so a job can fail on a regression), 2 bad input (a
+    /// file that is not a report, runs of two different scenarios).
+    Diff(diff::DiffArgs),
     /// Undo every fault squall left on the Docker engine.
     ///
     /// Without options, heals the runs whose squall process is gone (found by
@@ -274,6 +304,8 @@ pub fn main() -> i32 {
         Command::Run(args) => run(args),
         Command::Check(args) => check::check(&args.scenarios, args.json, args.max_amplification),
         Command::Explore(args) => explore::explore(args),
+        Command::Suite(args) => suite::suite(args),
+        Command::Diff(args) => diff::diff(args),
         Command::Heal(args) => heal(args),
         Command::Doctor => doctor(),
         Command::Completions { shell } => {
@@ -406,47 +438,13 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
             fmt_duration(s.keeps_all)
         );
     }
-    let opts = RunOptions {
-        seed: Some(seed),
+    let plan = execute::Plan {
+        backend: args.backend,
+        seed,
         duration: args.duration,
-        out: args.out.clone(),
-        progress: Some(progress::reporter()),
-        figures_only: true,
     };
-    let started = SystemTime::now();
-    let clock = Instant::now();
-    let record = match args.backend {
-        BackendKind::Sim => squall::sim::run(scenario, &opts)?,
-        BackendKind::Docker => squall::docker::run(scenario, &opts)?,
-    };
-    let mut verdicts = squall::invariant::evaluate(scenario, &record);
-    let interrupted = args.backend == BackendKind::Sim && squall::interrupt::requested();
-    let cause = if interrupted {
-        Some(format!(
-            "(hint: the run was interrupted after {} of load, before this could be judged)",
-            fmt_duration(record.duration)
-        ))
-    } else {
-        shortening.as_ref().map(Shortening::hint)
-    };
-    if let Some(hint) = &cause {
-        // A verdict with nothing to judge on a shortened or interrupted run:
-        // that is the cause, and its hint replaces any other.
-        // (Not wasted work: spans that were not read back are not a matter of length.)
-        let cut = |v: &squall::invariant::Verdict| {
-            !v.held && v.observed.is_none() && v.kind != squall::invariant::VerdictKind::WastedWork
-        };
-        for v in verdicts.iter_mut().filter(|v| cut(v)) {
-            let message = match v.message.find(" (hint: ") {
-                Some(i) => &v.message[..i],
-                None => &v.message,
-            };
-            v.message = format!("{message} {hint}");
-        }
-    }
-    let mut report = Report::build(scenario, &record, verdicts);
-    report.interrupted = interrupted;
-    let wall = clock.elapsed();
+    let judged = execute::judge(scenario, &plan, shortening.as_ref())?;
+    let report = &judged.report;
 
     // The verdicts first: a run whose reports cannot be written (exit 3)
     // still shows what it found.
@@ -454,57 +452,25 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
         println!(
             "{}  Ctrl-C or SIGTERM after {} of load: the verdicts below judge only what was measured until then",
             verb(BAD, "Interrupted"),
-            fmt_duration(record.duration)
+            fmt_duration(judged.load)
         );
     }
-    print_verdicts(&report);
-    let (stamp, rfc3339) = report::utc_stamp(started);
+    print_verdicts(report);
     let base = args.out.clone().unwrap_or_else(|| PathBuf::from("reports"));
-    let dir = unique_dir(
-        &base
-            .join(&scenario.name)
-            .join(format!("{stamp}-seed{seed}")),
-    );
-    let meta = Meta {
-        squall_version: env!("CARGO_PKG_VERSION"),
-        run_id: dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        started_at: rfc3339,
-        wall_seconds: wall.as_secs_f64(),
-        host: std::fs::read_to_string("/etc/hostname")
-            .map(|h| h.trim().to_owned())
-            .unwrap_or_default(),
-        command: std::env::args().collect(),
-        interrupted: report.interrupted,
-    };
-    // A simulated run has no wall-clock start, and a fixed one keeps its hlog
-    // reproducible; a Docker run's log starts when the run did.
-    let epoch = if record.backend == BackendKind::Sim {
-        hlog::SIM_EPOCH_S
-    } else {
-        started
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(hlog::SIM_EPOCH_S, |d| d.as_secs())
-    };
-    let intervals = hlog::Intervals::of(&record, epoch);
-    report::write_all(&dir, &report, &meta, &intervals).map_err(|e| {
-        RunError::Backend(format!("cannot write reports to {}: {e}", dir.display()))
-    })?;
+    let dir = execute::write(&judged, execute::Dest::Under(&base))?;
 
     let held = report.invariants.iter().filter(|v| v.held).count();
     let failed = report.invariants.len() - held;
     println!(
         "{}  {held} held, {failed} failed in {} {} ({:.1}s wall)  -> {}/",
         verb(if failed == 0 { GOOD } else { BAD }, "Summary"),
-        fmt_duration(record.duration),
-        if record.backend == BackendKind::Sim {
+        fmt_duration(judged.load),
+        if args.backend == BackendKind::Sim {
             "simulated"
         } else {
             "on docker"
         },
-        wall.as_secs_f64(),
+        judged.wall.as_secs_f64(),
         dir.display()
     );
     let judged_failures = report
@@ -535,7 +501,7 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
             verb(NOTE, "Rerun"),
             report::invocation(),
             scenario.path.display(),
-            if record.backend == BackendKind::Docker {
+            if args.backend == BackendKind::Docker {
                 " --backend docker"
             } else {
                 ""
@@ -546,7 +512,7 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
         );
     }
     let _ = std::io::stdout().flush();
-    Ok((report, dir))
+    Ok((judged.report, dir))
 }
 
 fn print_verdicts(report: &Report) {
@@ -564,17 +530,6 @@ fn print_verdicts(report: &Report) {
         };
         println!("{word}  {:width$}  {}", v.label, v.message);
     }
-}
-
-/// `dir`, or `dir-2`, `dir-3`... if a run in the same second already used it.
-fn unique_dir(dir: &Path) -> PathBuf {
-    if !dir.exists() {
-        return dir.to_path_buf();
-    }
-    (2..)
-        .map(|n| PathBuf::from(format!("{}-{n}", dir.display())))
-        .find(|d| !d.exists())
-        .unwrap_or_else(|| dir.to_path_buf())
 }
 
 /// Writes one JUnit file with a suite per scenario run and the totals.

@@ -31,6 +31,7 @@ pub mod report;
 pub mod scenario;
 pub mod sim;
 pub mod stats;
+pub mod suite;
 pub mod topology;
 pub mod trace;
 pub mod workload;

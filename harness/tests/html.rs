@@ -166,3 +166,54 @@ fn the_page_is_self_contained_and_shows_faults_verdicts_charts_and_traces() {
     assert!(page.contains("<span class=\"badge fail\">FAIL</span>"));
     assert!(page.contains("<td class=\"failed\">FAILED</td><td>answered</td>"));
 }
+
+/// What one second of load may add to report.html: its row in the per-second
+/// table, its points in the latency timeline and its bars in the outcomes
+/// one. docs/suites.md states the bound this gives a 10-minute run.
+const HTML_BYTES_PER_SECOND: u64 = 400;
+/// Everything that does not grow with the run: header, verdicts, faults,
+/// services, ten waterfalls, the stylesheet.
+const HTML_BYTES_FIXED: u64 = 90_000;
+
+/// report.html of a `squall run` of `scenarios/card-auth.toml` for `secs`
+/// seconds of load, in bytes. The binary, not the library: a second
+/// simulation in this process could diverge (see the top of this file).
+fn html_bytes(secs: u64) -> u64 {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_squall"))
+        .args(["run", "scenarios/card-auth.toml", "--duration"])
+        .arg(format!("{secs}s"))
+        .arg("--out")
+        .arg(out.path())
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.code().is_some(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let run = std::fs::read_dir(out.path().join("card-auth"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::metadata(run.join("report.html")).unwrap().len()
+}
+
+#[test]
+fn the_page_grows_by_a_bounded_amount_per_second_of_load() {
+    let (short, long) = (html_bytes(20), html_bytes(60));
+    eprintln!("report.html: {short} bytes for 20s, {long} bytes for 60s");
+    let per_second = (long.saturating_sub(short)) / 40;
+    assert!(
+        per_second <= HTML_BYTES_PER_SECOND,
+        "{per_second} bytes per second of load (bound {HTML_BYTES_PER_SECOND})"
+    );
+    assert!(
+        long <= HTML_BYTES_FIXED + 60 * HTML_BYTES_PER_SECOND,
+        "{long} bytes for 60s"
+    );
+}

@@ -11,9 +11,11 @@
 //!   latency and outcomes with the fault windows shaded, the verdicts and the
 //!   slowest traces as waterfalls. Rendered from the report alone, so it is
 //!   as reproducible as `report.json`.
+//! - [`diff`]: two runs of a scenario compared (`squall diff`).
 //! - [`schema`]: the JSON Schemas of `report.json` and `explore.json`,
 //!   generated from their structs (docs/schema.md).
 
+pub mod diff;
 pub mod hlog;
 pub mod html;
 pub mod json;

@@ -20,6 +20,12 @@ pub(crate) fn ms_as_duration(v: f64) -> String {
     fmt_duration(std::time::Duration::from_secs_f64(v.max(0.0) / 1000.0))
 }
 
+/// A stretch of a trace, milliseconds since the request's scheduled send,
+/// as durations: `1.9ms..73.9ms` (never `1.9290000000000873..73.92900000000009`).
+pub(crate) fn span(start_ms: f64, end_ms: f64) -> String {
+    format!("{}..{}", ms_as_duration(start_ms), ms_as_duration(end_ms))
+}
+
 /// Seconds as the terminal writes them (`2s`, `1.5s`).
 pub(crate) fn secs(v: f64) -> String {
     fmt_duration(std::time::Duration::from_secs_f64(v.max(0.0)))
@@ -153,15 +159,15 @@ pub fn render(r: &Report) -> String {
     if !r.slowest.is_empty() {
         let _ = writeln!(
             s,
-            "\n## Slowest requests\n\nTimes in ms from the request's scheduled send. Each hop: instance, path, when it ran, its own work, its answer; under it, its attempts downstream.\n"
+            "\n## Slowest requests\n\nTimes from the request's scheduled send. Each hop: instance, path, when it ran, its own work, its answer; under it, its attempts downstream.\n"
         );
         for t in &r.slowest {
             let _ = writeln!(
                 s,
-                "- request {} at {}: **{}ms, {}** ({}, {}, {})",
+                "- request {} at {}: **{}, {}** ({}, {}, {})",
                 t.request,
                 ms_as_duration(t.scheduled_ms),
-                ms(t.latency_ms),
+                ms_as_duration(t.latency_ms),
                 t.outcome,
                 plural(t.attempts, "attempt", "attempts"),
                 plural(t.retries, "retry", "retries"),
@@ -177,18 +183,17 @@ pub fn render(r: &Report) -> String {
                 );
                 let note = h.note.map(|n| format!(" ({n})")).unwrap_or_default();
                 let wasted = if h.wasted_ms > 0.0 {
-                    format!(", {} wasted", ms(h.wasted_ms))
+                    format!(", {} wasted", ms_as_duration(h.wasted_ms))
                 } else {
                     String::new()
                 };
                 let _ = writeln!(
                     s,
-                    "  - `{}` {} {}..{}: work {}{wasted}, {answer}{note}",
+                    "  - `{}` {} {}: work {}{wasted}, {answer}{note}",
                     h.instance,
                     h.path,
-                    ms(h.start_ms),
-                    ms(h.end_ms),
-                    ms(h.work_ms)
+                    span(h.start_ms, h.end_ms),
+                    ms_as_duration(h.work_ms)
                 );
                 for a in &h.attempts {
                     let kind = match (a.hedge, a.retry) {
@@ -199,10 +204,9 @@ pub fn render(r: &Report) -> String {
                     let to = if a.to.is_empty() { "-" } else { &a.to };
                     let _ = writeln!(
                         s,
-                        "    - -> `{to}` ({}{kind}) {}..{}: {}",
+                        "    - -> `{to}` ({}{kind}) {}: {}",
                         a.service,
-                        ms(a.start_ms),
-                        ms(a.end_ms),
+                        span(a.start_ms, a.end_ms),
                         a.outcome
                     );
                 }
@@ -286,6 +290,9 @@ mod tests {
         assert_eq!(ms_as_duration(23.0), "23ms");
         assert_eq!(ms_as_duration(16_250.331), "16.3s");
         assert_eq!(secs(2.0), "2s");
+        // A slowest request's hop, as the audit saw it printed.
+        assert_eq!(span(1.9290000000000873, 73.92900000000009), "1.9ms..73.9ms");
+        assert_eq!(span(0.0, 0.25), "0ms..250us");
         assert_eq!(plural(1usize, "retry", "retries"), "1 retry");
         assert_eq!(plural(2usize, "retry", "retries"), "2 retries");
     }

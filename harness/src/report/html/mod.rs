@@ -43,7 +43,8 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-const CSS: &str = r##"
+/// The stylesheet of squall's pages (`report.html`, a suite's `index.html`).
+pub(crate) const CSS: &str = r##"
 :root{color-scheme:light dark;--bg:#ffffff;--fg:#1f2328;--muted:#656d76;--line:#d0d7de;--card:#f6f8fa;--pass:#1a7f37;--fail:#cf222e;--note:#9a6700}
 @media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#8d96a0;--line:#30363d;--card:#161b22;--pass:#3fb950;--fail:#f85149;--note:#d29922}}
 @media print{:root{--bg:#fff;--fg:#000;--muted:#555;--line:#bbb;--card:#fff;--pass:#1a7f37;--fail:#cf222e}section,figure,.trace{break-inside:avoid}details{display:block}details>*{display:block}}
