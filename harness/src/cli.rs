@@ -497,22 +497,34 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
             );
         }
         println!(
-            "{}  {} run {} --seed {seed}{}{}",
-            verb(NOTE, "Rerun"),
-            report::invocation(),
-            scenario.path.display(),
-            if args.backend == BackendKind::Docker {
-                " --backend docker"
-            } else {
-                ""
-            },
-            args.duration
-                .map(|d| format!(" --duration {}", fmt_duration(d)))
-                .unwrap_or_default()
+            "{}",
+            rerun(&scenario.path.display(), seed, args.backend, args.duration)
         );
     }
     let _ = std::io::stdout().flush();
     Ok((judged.report, dir))
+}
+
+/// The `Rerun` line: the command that replays a failed run.
+pub(crate) fn rerun(
+    file: &dyn std::fmt::Display,
+    seed: u64,
+    backend: BackendKind,
+    duration: Option<Duration>,
+) -> String {
+    format!(
+        "{}  {} run {file} --seed {seed}{}{}",
+        verb(NOTE, "Rerun"),
+        report::invocation(),
+        if backend == BackendKind::Docker {
+            " --backend docker"
+        } else {
+            ""
+        },
+        duration
+            .map(|d| format!(" --duration {}", fmt_duration(d)))
+            .unwrap_or_default()
+    )
 }
 
 fn print_verdicts(report: &Report) {

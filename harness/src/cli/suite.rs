@@ -330,19 +330,8 @@ fn print_entry(e: &Entry, args: &SuiteArgs) {
             .find(|r| matches!(r.outcome, suite::RunOutcome::Judged { held: false, .. }))
         {
             println!(
-                "{}  {} run {} --seed {}{}{}",
-                verb(NOTE, "Rerun"),
-                report::invocation(),
-                e.file,
-                r.seed,
-                if args.backend == BackendKind::Docker {
-                    " --backend docker"
-                } else {
-                    ""
-                },
-                args.duration
-                    .map(|d| format!(" --duration {}", fmt_duration(d)))
-                    .unwrap_or_default()
+                "{}",
+                super::rerun(&e.file, r.seed, args.backend, args.duration)
             );
         }
     }
