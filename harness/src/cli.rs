@@ -455,6 +455,9 @@ fn run_one(scenario: &Scenario, args: &RunArgs) -> Result<(Report, PathBuf), Run
             fmt_duration(judged.load)
         );
     }
+    if let Some(behind) = report.workload.behind_sentence() {
+        println!("{}  {behind}", verb(BAD, "Behind"));
+    }
     print_verdicts(report);
     let base = args.out.clone().unwrap_or_else(|| PathBuf::from("reports"));
     let dir = execute::write(&judged, execute::Dest::Under(&base))?;

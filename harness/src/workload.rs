@@ -18,6 +18,34 @@ use crate::scenario::Arrival;
 /// only guards callers that skip it.
 pub const MAX_REQUESTS: usize = crate::scenario::limits::MAX_REQUESTS as usize;
 
+/// A request sent later than this after its scheduled instant was sent
+/// behind schedule. The driver's sends are accurate to some tens of
+/// microseconds on a machine that keeps up; a millisecond late is a driver
+/// (or machine) that does not.
+pub const LATE_AFTER: Duration = Duration::from_millis(1);
+
+/// How far the workload driver fell behind its schedule over a run. Every
+/// request is still sent and measured from its scheduled instant, so the
+/// figures stay honest; but a driver that cannot keep the asked rate offers
+/// the system a different load than the file says, and the run must say so.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Behind {
+    /// Requests sent more than [`LATE_AFTER`] after their instant.
+    pub late: u64,
+    /// The latest of them.
+    pub worst: Duration,
+}
+
+impl Behind {
+    /// A request was sent `lag` after its scheduled instant.
+    pub fn note(&mut self, lag: Duration) {
+        if lag > LATE_AFTER {
+            self.late += 1;
+            self.worst = self.worst.max(lag);
+        }
+    }
+}
+
 /// Send times, since the start of the load phase, of every request in
 /// `[0, duration)`: evenly spaced for `constant`, exponential gaps for
 /// `poisson` drawn from `seed`.

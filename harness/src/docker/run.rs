@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use squall_fixture::{Drained, HttpClient, Tokio};
+use squall_fixture::Drained;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -25,7 +25,7 @@ use super::journal::Journal;
 use super::session::{Actuation, InstanceSpec, Session};
 use super::{call, connect, image, journal, watch};
 use crate::engine::backend::{Received, Setup, Spans};
-use crate::engine::load::{self, Threads};
+use crate::engine::load;
 use crate::engine::{self as core, Backend, BackendKind, Desired, Progress, RunError, RunOptions};
 use crate::fault::{self, Effect, PlannedFault};
 use crate::record::RunRecord;
@@ -99,7 +99,10 @@ pub struct Engine {
     extra: Extra,
     /// The load phase's first instant.
     start: Instant,
-    driver: JoinHandle<()>,
+    driver: JoinHandle<std::io::Result<()>>,
+    /// How long the driver's senders take to end once stopped: the
+    /// requests in flight reach their deadline, and a second more.
+    drain: Duration,
     stop: Arc<AtomicBool>,
     /// Ctrl-C, SIGTERM or a container removed from outside, as the error
     /// that ends the run.
@@ -166,13 +169,12 @@ impl Backend for Engine {
             .collect();
         let start = Instant::now() + LEAD;
         let stop = Arc::new(AtomicBool::new(false));
-        let driver = tokio::spawn(load::drive(
-            HttpClient::<Tokio>::new(),
+        let driver = tokio::spawn(load::real_time(
             load,
             authorities,
             start,
             stop.clone(),
-            Threads,
+            load::default_threads(),
         ));
         let (tell, interrupted) = oneshot::channel();
         let (docker, id) = (session.docker.clone(), run.clone());
@@ -202,6 +204,7 @@ impl Backend for Engine {
             extra,
             start,
             driver,
+            drain: scenario.workload.deadline + Duration::from_secs(2),
             stop,
             interrupted,
             watcher,
@@ -219,7 +222,8 @@ impl Backend for Engine {
         tokio::select! {
             () = tokio::time::sleep_until(self.start + until) => Ok(true),
             done = &mut self.driver => match done {
-                Ok(()) => Ok(false),
+                Ok(Ok(())) => Ok(false),
+                Ok(Err(e)) => Err(RunError::Backend(format!("cannot start the workload's senders: {e}"))),
                 Err(e) => Err(RunError::Backend(format!("the workload driver failed: {e}"))),
             },
             e = &mut self.interrupted => Err(stopped(e)),
@@ -284,6 +288,12 @@ impl Backend for Engine {
     }
 
     async fn end(&mut self, ran: Result<(), RunError>) -> Result<(), RunError> {
+        // The senders are threads of their own: stop them and let their
+        // requests end, so that nothing still writes to the figures.
+        self.stop.store(true, Ordering::Relaxed);
+        if !self.driver.is_finished() {
+            let _ = tokio::time::timeout(self.drain, &mut self.driver).await;
+        }
         self.driver.abort();
         self.watcher.abort();
         super::abort::stand_still_while_healing().await;

@@ -32,9 +32,9 @@ impl Answers {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Request `index` goes out, scheduled at `at`.
-    pub fn sent(&self, index: usize, at: Duration) {
-        self.lock().sent(index, at);
+    /// Request `index` goes out, scheduled at `at`, `lag` after that instant.
+    pub fn sent(&self, index: usize, at: Duration, lag: Duration) {
+        self.lock().sent(index, at, lag);
     }
 
     /// Request `index` ended as `record` says.
@@ -79,10 +79,12 @@ impl Collector {
     }
 
     /// Request `index` goes out, scheduled at `at`.
-    pub fn sent(&mut self, index: usize, at: Duration) {
+    pub fn sent(&mut self, index: usize, at: Duration, lag: Duration) {
         self.figures.sent(at);
+        self.figures.behind.note(lag);
         self.joiner.sent(index, at);
-        if let Some(kept) = &mut self.kept {
+        // Several senders report out of index order.
+        if let Some(kept) = self.kept.as_mut().filter(|k| k.len() <= index) {
             kept.resize(index + 1, None);
         }
     }

@@ -29,6 +29,7 @@ pub mod progress;
 pub mod request;
 mod run;
 mod timeline;
+pub mod timer;
 
 use std::path::PathBuf;
 use std::time::Duration;

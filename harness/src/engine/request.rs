@@ -21,7 +21,7 @@
 
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderValue, Uri};
 use squall_fixture::{clock, deadline, ClientError, HttpClient, Reply, Transport};
 use tokio::time::Instant;
 
@@ -71,12 +71,12 @@ pub fn ended(
 }
 
 /// Sends request `index` (scheduled `scheduled` into the load phase, due at
-/// the instant `due`) to `target`, and waits for its answer until its
-/// deadline. Runs on the backend's clock: tokio's, which turmoil simulates.
+/// the instant `due`) to `target` (the URI of a replica's path, built once
+/// per run), and waits for its answer until its deadline. Runs on the
+/// backend's clock: tokio's, which turmoil simulates.
 pub async fn send<T: Transport>(
     client: &HttpClient<T>,
-    target: &str,
-    path: &str,
+    target: &Uri,
     index: usize,
     scheduled: Duration,
     due: Instant,
@@ -89,7 +89,7 @@ pub async fn send<T: Transport>(
         .saturating_add(deadline)
         .saturating_sub(late);
     let headers = headers(index, deadline_at);
-    let answer = tokio::time::timeout_at(due + deadline, client.get(target, path, &headers))
+    let answer = tokio::time::timeout_at(due + deadline, client.get_uri(target.clone(), headers))
         .await
         .ok();
     ended(scheduled, answer, Instant::now() - due, deadline)

@@ -250,6 +250,8 @@ pub struct Figures {
     warmup: Duration,
     /// Requests the workload sent.
     pub offered: u64,
+    /// How far behind its schedule the driver sent them.
+    pub behind: crate::workload::Behind,
     /// Every request after warm-up.
     pub totals: Tally,
     /// `baseline`, `faults`, `recovery`, in that order.
@@ -361,6 +363,7 @@ impl Figures {
             seconds: duration.as_secs() + u64::from(duration.subsec_nanos() > 0),
             phases,
             offered: 0,
+            behind: Default::default(),
             totals: Tally::default(),
             phase_figures,
             invariants,
@@ -572,10 +575,12 @@ impl Figures {
     }
 
     /// Closes the oldest seconds whose requests have all been answered and
-    /// after which a later request was sent.
+    /// after which a request was sent at least a second later: several
+    /// senders (the real-time driver) report their sends a little out of
+    /// order, and a second must not close before its last request is in.
     fn close_ready(&mut self) {
         while let Some(front) = self.open.front() {
-            if front.pending > 0 || self.latest_sent <= self.first_open {
+            if front.pending > 0 || self.latest_sent <= self.first_open + 1 {
                 break;
             }
             if let Some(second) = self.open.pop_front() {

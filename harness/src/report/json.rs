@@ -224,6 +224,37 @@ pub struct WorkloadFacts {
     pub warmup_s: f64,
     /// Requests sent.
     pub offered: u64,
+    /// Present when the load driver could not keep the schedule: requests
+    /// it sent more than a millisecond after their instant. Their latency
+    /// still counts from the instant, but the system was offered a load
+    /// other than the file's. Never present for the simulator.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub behind_schedule: Option<BehindFacts>,
+}
+
+impl WorkloadFacts {
+    /// What to tell a reader when the driver fell behind: `None` if it
+    /// kept the schedule.
+    pub fn behind_sentence(&self) -> Option<String> {
+        let b = self.behind_schedule.as_ref()?;
+        Some(format!(
+            "The load driver fell behind: {} of {} requests were sent more than {} ms after their \
+             scheduled instant (the latest {:.1} ms). Their latency counts from the instant, but \
+             the system was offered less steady load than the file asks; a machine with more \
+             cores for squall, or a lower rate, keeps the schedule.",
+            b.late, self.offered, b.late_after_ms, b.worst_ms
+        ))
+    }
+}
+
+/// How far the load driver fell behind its schedule.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct BehindFacts {
+    /// Requests sent more than `late_after_ms` after their scheduled instant.
+    pub late: u64,
+    /// The latest of them, after its instant.
+    pub worst_ms: f64,
+    pub late_after_ms: f64,
 }
 
 /// One phase: when it was, and the figures of the requests scheduled in it
@@ -389,6 +420,11 @@ impl Report {
                 duration_s: record.duration.as_secs_f64(),
                 warmup_s: scenario.workload.warmup.as_secs_f64(),
                 offered,
+                behind_schedule: (figures.behind.late > 0).then(|| BehindFacts {
+                    late: figures.behind.late,
+                    worst_ms: crate::stats::ms(figures.behind.worst),
+                    late_after_ms: crate::stats::ms(crate::workload::LATE_AFTER),
+                }),
             },
             totals: figures.totals.summary(),
             phases: phase_facts,

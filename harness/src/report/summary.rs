@@ -66,6 +66,9 @@ pub fn render(r: &Report) -> String {
         ms_as_duration(r.workload.deadline_ms),
         secs(r.workload.warmup_s)
     );
+    if let Some(behind) = r.workload.behind_sentence() {
+        let _ = writeln!(s, "**{behind}**\n");
+    }
     let _ = writeln!(s, "## Invariants: {held} held, {failed} failed\n");
     let _ = writeln!(s, "| | invariant | during | result |\n|---|---|---|---|");
     for v in &r.invariants {

@@ -20,7 +20,7 @@ use indexmap::IndexMap;
 use squall_fixture::{Control, HttpClient};
 
 use crate::engine::backend::{Received, Setup, Spans};
-use crate::engine::load::{self, Local};
+use crate::engine::load;
 use crate::engine::{self as core, Backend, BackendKind, Desired, RunError, RunOptions};
 use crate::fault::{self, WORKLOAD_HOST};
 use crate::record::RunRecord;
@@ -106,7 +106,7 @@ impl Backend for Simulator {
             let client = HttpClient::<squall_fixture::Sim>::new();
             let start = tokio::time::Instant::now();
             started.set(squall_fixture::clock::now().saturating_sub(start.elapsed()));
-            load::drive(client, load, authorities, start, stopped, Local).await;
+            load::simulated(client, load, authorities, start, stopped).await;
             Ok(())
         });
 

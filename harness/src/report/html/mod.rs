@@ -132,6 +132,9 @@ fn header(s: &mut String, r: &Report) {
         secs(w.warmup_s),
         if failed > 0 { "failed" } else { "muted" }
     );
+    if let Some(behind) = r.workload.behind_sentence() {
+        let _ = writeln!(s, "<p class=\"note\"><strong>{}</strong></p>", esc(&behind));
+    }
     if r.expect == "fail" {
         let _ = writeln!(
             s,
