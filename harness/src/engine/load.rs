@@ -13,9 +13,9 @@
 //! - [`real_time`]: for real backends, several sender threads, each with a
 //!   tokio runtime and connection pool of its own and every `n`-th request
 //!   of the schedule. tokio's timer wakes a task up to a millisecond or two
-//!   late, which would be in every latency measured; so a sender sleeps on it
-//!   until [`SPIN`] before the due instant and then yields in a loop until the
-//!   instant (answers on its other connections are served meanwhile). Own
+//!   late, which would be in every latency measured; so a sender sleeps on a
+//!   timerfd ([`Timer`]) until [`EARLY`] before the due instant and spins the
+//!   rest of the way, and the reactor serves its connections meanwhile. Own
 //!   threads rather than the run's runtime: no request waits for a worker
 //!   busy with the engine, the proxy or another request, and no answer
 //!   crosses threads. A request sent more than
@@ -42,13 +42,10 @@ use super::timer::Timer;
 use crate::record::RequestRecord;
 
 /// How long before a request's instant a real-time sender's [`Timer`]
-/// wakes it, to yield the rest of the way: a timerfd's wake-up takes some
-/// tens of microseconds on a virtual machine.
+/// wakes it, to spin the rest of the way: a timerfd's wake-up takes some
+/// tens of microseconds on a virtual machine. Closer than this, the sender
+/// does not sleep at all (at high rates, it never does).
 pub const EARLY: Duration = Duration::from_micros(50);
-
-/// Closer than this to its instant, a real-time sender yields the rest of
-/// the way rather than set its [`Timer`] ([`EARLY`] included).
-pub const NEAR: Duration = Duration::from_micros(200);
 
 /// [`EARLY`] without a timerfd: tokio rounds a sleep up to its next
 /// millisecond and the runtime parks in whole milliseconds, so a sleep ends
@@ -223,10 +220,10 @@ impl Shared {
 enum Pace {
     /// On turmoil's clock, which never runs ahead of the sender.
     Simulated,
-    /// On real time, to tens of microseconds: a [`Timer`] until [`EARLY`]
-    /// before the instant, then yielding (the thread's answers are served
-    /// meanwhile) until the instant. Without a timer (it could not be
-    /// made), tokio's sleep until [`SPIN`] before it.
+    /// On real time, to some microseconds: a [`Timer`] until [`EARLY`]
+    /// before the instant, then spinning until the instant. Without a timer
+    /// (it could not be made), tokio's sleep until [`SPIN`] before it, then
+    /// yielding.
     Precise(Option<Timer>),
 }
 
@@ -248,21 +245,26 @@ impl Pace {
             }
             Pace::Precise(timer) => timer,
         };
-        // Near enough, a sleep costs more (a timer set, a park, a wake-up:
-        // tens of microseconds on a virtual machine) than it saves: at
-        // high rates a sender never sleeps.
-        let near = if timer.is_some() { NEAR } else { SPIN };
-        if due.saturating_duration_since(Instant::now()) > near {
-            let slept = match timer {
-                Some(timer) => timer.until(due - EARLY).await.is_ok(),
-                None => false,
-            };
-            if !slept {
-                tokio::time::sleep_until(due - SPIN).await;
+        match timer {
+            Some(timer) => {
+                if due.saturating_duration_since(Instant::now()) > EARLY
+                    && timer.until(due - EARLY).await.is_err()
+                {
+                    tokio::time::sleep_until(due.checked_sub(SPIN).unwrap_or(due)).await;
+                }
+                // The last stretch, spinning: yielding would ask the reactor
+                // (a system call) at every turn, and the thread's answers
+                // can wait these few microseconds.
+                while Instant::now() < due {
+                    std::hint::spin_loop();
+                }
             }
-        }
-        while Instant::now() < due {
-            tokio::task::yield_now().await;
+            None => {
+                tokio::time::sleep_until(due.checked_sub(SPIN).unwrap_or(due)).await;
+                while Instant::now() < due {
+                    tokio::task::yield_now().await;
+                }
+            }
         }
         Instant::now() - due
     }
