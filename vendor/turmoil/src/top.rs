@@ -6,7 +6,7 @@ use crate::{config, TRACING_TARGET};
 use indexmap::IndexMap;
 use rand::{Rng, RngCore};
 use rand_distr::{Distribution, Exp};
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::io::{Error, ErrorKind, Result};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -23,6 +23,23 @@ pub(crate) struct Topology {
     /// forward in the same way we do it elsewhere. We'd like to represent
     /// network state with async in the future.
     rt: Rt<'static>,
+
+    /// The current network time, moved forward with [`Topology::tick_by`].
+    /// Every link used to keep a copy, all ticked together to the same value;
+    /// one copy here lets a tick skip the links with nothing on them.
+    now: Instant,
+
+    /// Indices (into `links`) of the links with sent messages, in flight or
+    /// held: the only links [`Topology::tick_by`] has to look at. A link is in
+    /// here at most once (`Link::busy`); one whose messages were all
+    /// delivered or dropped leaves at the next tick.
+    busy: Vec<usize>,
+
+    /// Per destination host, the indices of the links holding deliverable
+    /// messages for it. [`Topology::deliver_messages`] visits only these, in
+    /// ascending index (= registration) order, the order in which it used to
+    /// scan every link of the host, so delivery order is unchanged.
+    ready: IndexMap<IpAddr, BTreeSet<usize>>,
 }
 
 /// This type is used as the key in the [`Topology::links`] map. See [`new`]
@@ -46,6 +63,7 @@ impl Pair {
 /// An iterator for the network topology, providing access to all active links
 /// in the simulated network.
 pub struct LinksIter<'a> {
+    now: Instant,
     iter: indexmap::map::IterMut<'a, Pair, Link>,
 }
 
@@ -110,7 +128,7 @@ impl<'a> Iterator for LinksIter<'a> {
         Some(LinkIter {
             a: pair.0,
             b: pair.1,
-            now: link.now,
+            now: self.now,
             iter: link.sent.iter_mut(),
         })
     }
@@ -152,8 +170,8 @@ struct Link {
     /// Messages that are ready to be delivered.
     deliverable: IndexMap<IpAddr, VecDeque<Envelope>>,
 
-    /// The current network time, moved forward with [`Link::tick`].
-    now: Instant,
+    /// Whether this link is in [`Topology::busy`].
+    busy: bool,
 }
 
 /// States that a link between two nodes can be in.
@@ -174,17 +192,38 @@ enum State {
 
 impl Topology {
     pub(crate) fn new(config: config::Link) -> Topology {
+        let rt = Rt::no_software();
+        let now = rt.now();
         Topology {
             config,
             links: IndexMap::new(),
-            rt: Rt::no_software(),
+            rt,
+            now,
+            busy: Vec::new(),
+            ready: IndexMap::new(),
         }
     }
 
     /// Register a link between two hosts
     pub(crate) fn register(&mut self, a: IpAddr, b: IpAddr) {
         let pair = Pair::new(a, b);
-        assert!(self.links.insert(pair, Link::new(self.rt.now())).is_none());
+        assert!(self.links.insert(pair, Link::new()).is_none());
+    }
+
+    /// Records what link `index` holds after it changed: in [`Self::busy`] if
+    /// it has sent messages, in [`Self::ready`] for each end it has
+    /// deliverable messages for.
+    fn track(&mut self, index: usize) {
+        let (pair, link) = self.links.get_index_mut(index).expect("link index");
+        if !link.sent.is_empty() && !link.busy {
+            link.busy = true;
+            self.busy.push(index);
+        }
+        for addr in [pair.0, pair.1] {
+            if link.deliverable.get(&addr).is_some_and(|q| !q.is_empty()) {
+                self.ready.entry(addr).or_default().insert(index);
+            }
+        }
     }
 
     pub(crate) fn set_max_message_latency(&mut self, value: Duration) {
@@ -238,8 +277,10 @@ impl Topology {
         dst: SocketAddr,
         message: Protocol,
     ) -> Result<()> {
-        if let Some(link) = self.links.get_mut(&Pair::new(src.ip(), dst.ip())) {
-            link.enqueue_message(&self.config, rand, src, dst, message)
+        if let Some((index, _, link)) = self.links.get_full_mut(&Pair::new(src.ip(), dst.ip())) {
+            let result = link.enqueue_message(&self.config, self.now, rand, src, dst, message);
+            self.track(index);
+            result
         } else {
             Err(Error::new(
                 ErrorKind::ConnectionRefused,
@@ -249,11 +290,22 @@ impl Topology {
     }
 
     // Move messages from any network links to the `dst` host.
+    //
+    // Only the links with deliverable messages for `dst` are visited, in the
+    // order a scan of every link would meet them. Delivering on a link can
+    // only enqueue on that same link (a reply such as RST, to the other end),
+    // so taking the set first misses nothing that the scan would have seen.
     pub(crate) fn deliver_messages(&mut self, rand: &mut dyn RngCore, dst: &mut Host) {
-        for (pair, link) in &mut self.links {
-            if pair.0 == dst.addr || pair.1 == dst.addr {
-                link.deliver_messages(&self.config, rand, dst);
-            }
+        let Some(ready) = self.ready.get_mut(&dst.addr) else {
+            return;
+        };
+        if ready.is_empty() {
+            return;
+        }
+        for index in std::mem::take(ready) {
+            let (_, link) = self.links.get_index_mut(index).expect("link index");
+            link.deliver_messages(&self.config, self.now, rand, dst);
+            self.track(index);
         }
     }
 
@@ -262,7 +314,8 @@ impl Topology {
     }
 
     pub(crate) fn release(&mut self, a: IpAddr, b: IpAddr) {
-        self.get_link_mut(&Pair::new(a, b)).release();
+        let now = self.now;
+        self.get_link_mut(&Pair::new(a, b)).release(now);
     }
 
     pub(crate) fn partition(&mut self, a: IpAddr, b: IpAddr) {
@@ -285,13 +338,21 @@ impl Topology {
 
     pub(crate) fn tick_by(&mut self, duration: Duration) {
         let _ = self.rt.tick(duration);
-        for link in self.links.values_mut() {
-            link.tick(self.rt.now());
+        self.now = self.rt.now();
+        // Links with nothing sent have nothing to move: only the busy ones
+        // are looked at. Each link's messages go to its own queues, so the
+        // order of the links does not matter here.
+        for index in std::mem::take(&mut self.busy) {
+            let (_, link) = self.links.get_index_mut(index).expect("link index");
+            link.busy = false;
+            link.process_deliverables(self.now);
+            self.track(index);
         }
     }
 
     pub(crate) fn iter_mut(&mut self) -> LinksIter<'_> {
         LinksIter {
+            now: self.now,
             iter: self.links.iter_mut(),
         }
     }
@@ -324,20 +385,21 @@ enum DeliveryStatus {
 }
 
 impl Link {
-    fn new(now: Instant) -> Link {
+    fn new() -> Link {
         Link {
             state_a_b: State::Healthy,
             state_b_a: State::Healthy,
             config: config::Link::default(),
             sent: VecDeque::new(),
             deliverable: IndexMap::new(),
-            now,
+            busy: false,
         }
     }
 
     fn enqueue_message(
         &mut self,
         global_config: &config::Link,
+        now: Instant,
         rand: &mut dyn RngCore,
         src: SocketAddr,
         dst: SocketAddr,
@@ -345,9 +407,9 @@ impl Link {
     ) -> Result<()> {
         tracing::trace!(target: TRACING_TARGET, ?src, ?dst, protocol = %message, "Send");
 
-        self.rand_partition_or_repair(global_config, rand);
-        let result = self.enqueue(global_config, rand, src, dst, message);
-        self.process_deliverables();
+        self.rand_partition_or_repair(global_config, now, rand);
+        let result = self.enqueue(global_config, now, rand, src, dst, message);
+        self.process_deliverables(now);
         result
     }
 
@@ -374,6 +436,7 @@ impl Link {
     fn enqueue(
         &mut self,
         global_config: &config::Link,
+        now: Instant,
         rand: &mut dyn RngCore,
         src: SocketAddr,
         dst: SocketAddr,
@@ -383,7 +446,7 @@ impl Link {
         let status = match state {
             State::Healthy => {
                 let delay = self.delay(global_config.latency(), rand);
-                DeliveryStatus::DeliverAfter(self.now + delay)
+                DeliveryStatus::DeliverAfter(now + delay)
             }
             // Only A->B is blocked, so B can send, so we can send if src is B
             State::Hold => {
@@ -407,12 +470,10 @@ impl Link {
         Ok(())
     }
 
-    fn tick(&mut self, now: Instant) {
-        self.now = now;
-        self.process_deliverables();
-    }
-
-    fn process_deliverables(&mut self) {
+    fn process_deliverables(&mut self, now: Instant) {
+        if self.sent.is_empty() {
+            return;
+        }
         // TODO: `drain_filter` is not yet stable, and so we have a low quality
         // implementation here that avoids clones.
         let mut deliverable = 0;
@@ -420,7 +481,7 @@ impl Link {
             let index = i - deliverable;
             let sent = &self.sent[index];
             if let DeliveryStatus::DeliverAfter(time) = sent.status {
-                if time <= self.now {
+                if time <= now {
                     let sent = self.sent.remove(index).unwrap();
                     let envelope = Envelope {
                         src: sent.src,
@@ -443,6 +504,7 @@ impl Link {
     fn deliver_messages(
         &mut self,
         global_config: &config::Link,
+        now: Instant,
         rand: &mut dyn RngCore,
         host: &mut Host,
     ) {
@@ -456,13 +518,18 @@ impl Link {
         for message in deliverable {
             let (src, dst) = (message.src, message.dst);
             if let Err(message) = host.receive_from_network(message) {
-                let _ = self.enqueue_message(global_config, rand, dst, src, message);
+                let _ = self.enqueue_message(global_config, now, rand, dst, src, message);
             }
         }
     }
 
     // Randomly break or repair this link.
-    fn rand_partition_or_repair(&mut self, global_config: &config::Link, rand: &mut dyn RngCore) {
+    fn rand_partition_or_repair(
+        &mut self,
+        global_config: &config::Link,
+        now: Instant,
+        rand: &mut dyn RngCore,
+    ) {
         let do_rand = self.rand_partition(global_config.message_loss(), rand);
         match (self.state_a_b, self.state_b_a) {
             (State::Healthy, _) | (_, State::Healthy) if do_rand => {
@@ -474,7 +541,7 @@ impl Link {
             (State::RandPartition, _) | (_, State::RandPartition)
                 if self.rand_repair(global_config.message_loss(), rand) =>
             {
-                self.release();
+                self.release(now);
             }
             _ => {}
         }
@@ -490,12 +557,12 @@ impl Link {
     }
 
     // This link becomes healthy, and any held messages are scheduled for delivery.
-    fn release(&mut self) {
+    fn release(&mut self, now: Instant) {
         self.state_a_b = State::Healthy;
         self.state_b_a = State::Healthy;
         for sent in &mut self.sent {
             if let DeliveryStatus::Hold = sent.status {
-                sent.deliver(self.now);
+                sent.deliver(now);
             }
         }
     }
