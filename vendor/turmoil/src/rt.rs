@@ -160,8 +160,18 @@ impl<'a> Rt<'a> {
     // Returns whether the software has finished successfully or the error
     // that caused failure. Subsequent calls do not return the error as it is
     // expected to fail the simulation.
-    pub(crate) fn tick(&mut self, duration: Duration) -> Result<bool> {
+    //
+    // `started` is given the runtime's `Instant::now()` at the start of the
+    // tick, before any task runs: what [`Rt::now`] would return, without
+    // entering the runtime a second time.
+    pub(crate) fn tick(
+        &mut self,
+        duration: Duration,
+        started: impl FnOnce(Instant),
+    ) -> Result<bool> {
         self.tokio.block_on(async {
+            // `block_on` polls this future before it runs any task.
+            started(Instant::now());
             self.local
                 .run_until(async {
                     sleep(duration).await;

@@ -425,15 +425,19 @@ impl<'a> Sim<'a> {
         // completes, extract the result and return early if an error is
         // encountered.
 
+        // Hosts are kept by index: `rts` and `World::hosts` are filled in the
+        // same order (see `host` and `client`) and never shrink, so index `i`
+        // names the same host in both, and no address needs hashing per step.
         let (mut running, stopped): (Vec<_>, Vec<_>) = self
             .rts
             .iter_mut()
-            .partition(|(_, rt)| rt.is_software_running());
+            .enumerate()
+            .partition(|(_, (_, rt))| rt.is_software_running());
         if self.config.random_node_order {
             running.shuffle(&mut self.world.borrow_mut().rng);
         }
 
-        for (&addr, rt) in running {
+        for (index, (&addr, rt)) in running {
             let _span_guard = tracing::span!(Level::INFO, "node", name = &*rt.nodename,).entered();
             {
                 let mut world = self.world.borrow_mut();
@@ -445,15 +449,24 @@ impl<'a> Sim<'a> {
                     hosts,
                     ..
                 } = world.deref_mut();
-                topology.deliver_messages(rng, hosts.get_mut(&addr).expect("missing host"));
+                let (_, host) = hosts.get_index_mut(index).expect("missing host");
+                debug_assert_eq!(host.addr, addr, "`rts` and `World::hosts` in step");
+                topology.deliver_messages(rng, index, host);
 
                 // Set the current host (see method docs)
                 world.current = Some(addr);
-
-                world.current_host_mut().timer.now(rt.now());
             }
 
-            let is_software_finished = World::enter(&self.world, || rt.tick(tick))?;
+            // The host's clock is read inside the tick, already in its
+            // runtime, before anything on it runs (see `Rt::tick`).
+            let is_software_finished = World::enter(&self.world, || {
+                rt.tick(tick, |now| {
+                    World::current(|world| {
+                        let (_, host) = world.hosts.get_index_mut(index).expect("missing host");
+                        host.timer.now(now);
+                    })
+                })
+            })?;
 
             if rt.is_client() {
                 is_finished = is_finished && is_software_finished;
@@ -463,14 +476,14 @@ impl<'a> Sim<'a> {
             let mut world = self.world.borrow_mut();
             world.current = None;
 
-            world.tick(addr, tick);
+            world.tick(index, tick);
         }
 
         // Tick the nodes that are not actively running (i.e., crashed) to ensure their clock keeps up
         // with the rest of the simulation when they are restarted (bounced).
-        for (&addr, _rt) in stopped {
+        for (index, _) in stopped {
             let mut world = self.world.borrow_mut();
-            world.tick(addr, tick);
+            world.tick(index, tick);
         }
 
         self.elapsed += tick;

@@ -35,11 +35,12 @@ pub(crate) struct Topology {
     /// delivered or dropped leaves at the next tick.
     busy: Vec<usize>,
 
-    /// Per destination host, the indices of the links holding deliverable
-    /// messages for it. [`Topology::deliver_messages`] visits only these, in
-    /// ascending index (= registration) order, the order in which it used to
-    /// scan every link of the host, so delivery order is unchanged.
-    ready: IndexMap<IpAddr, BTreeSet<usize>>,
+    /// Per destination host (by its index in `World::hosts`), the indices of
+    /// the links holding deliverable messages for it.
+    /// [`Topology::deliver_messages`] visits only these, in ascending index
+    /// (= registration) order, the order in which it used to scan every link
+    /// of the host, so delivery order is unchanged.
+    ready: Vec<BTreeSet<usize>>,
 }
 
 /// This type is used as the key in the [`Topology::links`] map. See [`new`]
@@ -172,6 +173,9 @@ struct Link {
 
     /// Whether this link is in [`Topology::busy`].
     busy: bool,
+
+    /// The indices in `World::hosts` of the link's two ends, in `Pair` order.
+    ends: (usize, usize),
 }
 
 /// States that a link between two nodes can be in.
@@ -200,14 +204,20 @@ impl Topology {
             rt,
             now,
             busy: Vec::new(),
-            ready: IndexMap::new(),
+            ready: Vec::new(),
         }
     }
 
-    /// Register a link between two hosts
-    pub(crate) fn register(&mut self, a: IpAddr, b: IpAddr) {
+    /// Register a link between two hosts, given with their indices in
+    /// `World::hosts`.
+    pub(crate) fn register(&mut self, a: IpAddr, a_index: usize, b: IpAddr, b_index: usize) {
         let pair = Pair::new(a, b);
-        assert!(self.links.insert(pair, Link::new()).is_none());
+        let ends = if pair.0 == a {
+            (a_index, b_index)
+        } else {
+            (b_index, a_index)
+        };
+        assert!(self.links.insert(pair, Link::new(ends)).is_none());
     }
 
     /// Records what link `index` holds after it changed: in [`Self::busy`] if
@@ -219,9 +229,12 @@ impl Topology {
             link.busy = true;
             self.busy.push(index);
         }
-        for addr in [pair.0, pair.1] {
+        for (addr, host) in [(pair.0, link.ends.0), (pair.1, link.ends.1)] {
             if link.deliverable.get(&addr).is_some_and(|q| !q.is_empty()) {
-                self.ready.entry(addr).or_default().insert(index);
+                if self.ready.len() <= host {
+                    self.ready.resize_with(host + 1, BTreeSet::new);
+                }
+                self.ready[host].insert(index);
             }
         }
     }
@@ -295,8 +308,15 @@ impl Topology {
     // order a scan of every link would meet them. Delivering on a link can
     // only enqueue on that same link (a reply such as RST, to the other end),
     // so taking the set first misses nothing that the scan would have seen.
-    pub(crate) fn deliver_messages(&mut self, rand: &mut dyn RngCore, dst: &mut Host) {
-        let Some(ready) = self.ready.get_mut(&dst.addr) else {
+    //
+    // `dst_index` is `dst`'s index in `World::hosts`.
+    pub(crate) fn deliver_messages(
+        &mut self,
+        rand: &mut dyn RngCore,
+        dst_index: usize,
+        dst: &mut Host,
+    ) {
+        let Some(ready) = self.ready.get_mut(dst_index) else {
             return;
         };
         if ready.is_empty() {
@@ -337,7 +357,7 @@ impl Topology {
     }
 
     pub(crate) fn tick_by(&mut self, duration: Duration) {
-        let _ = self.rt.tick(duration);
+        let _ = self.rt.tick(duration, |_| {});
         self.now = self.rt.now();
         // Links with nothing sent have nothing to move: only the busy ones
         // are looked at. Each link's messages go to its own queues, so the
@@ -385,7 +405,7 @@ enum DeliveryStatus {
 }
 
 impl Link {
-    fn new() -> Link {
+    fn new(ends: (usize, usize)) -> Link {
         Link {
             state_a_b: State::Healthy,
             state_b_a: State::Healthy,
@@ -393,6 +413,7 @@ impl Link {
             sent: VecDeque::new(),
             deliverable: IndexMap::new(),
             busy: false,
+            ends,
         }
     }
 

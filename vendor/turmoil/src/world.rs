@@ -225,9 +225,12 @@ impl World {
 
         tracing::info!(target: TRACING_TARGET, nodename, ?addr, "New");
 
-        // Register links between the new host and all existing hosts
-        for existing in self.hosts.keys() {
-            self.topology.register(*existing, addr);
+        // Register links between the new host and all existing hosts. Hosts
+        // are never removed, so an index in `hosts` names a host for good.
+        let index = self.hosts.len();
+        for (existing_index, existing) in self.hosts.keys().enumerate() {
+            self.topology
+                .register(*existing, existing_index, addr, index);
         }
 
         // Initialize host state
@@ -270,11 +273,12 @@ impl World {
             .enqueue_message(&mut self.rng, src, dst, message)
     }
 
-    /// Tick the host at `addr` by `duration`.
-    pub(crate) fn tick(&mut self, addr: IpAddr, duration: Duration) {
+    /// Tick the host at `index` in `hosts` by `duration`.
+    pub(crate) fn tick(&mut self, index: usize, duration: Duration) {
         self.hosts
-            .get_mut(&addr)
+            .get_index_mut(index)
             .expect("missing host")
+            .1
             .timer
             .tick(duration);
     }
