@@ -37,6 +37,10 @@ lint:
 bench:
     cargo bench -p squall --bench sim_throughput
 
+# Simulator wall time from 12 to 384 instances against bare turmoil with as many idle hosts
+bench-scale:
+    cargo bench -p squall --bench sim_scale
+
 # Build the fixture image offline (static binary, FROM scratch): squall-fixture:latest
 fixture-image:
     cargo run --release -p squall --example fixture_image

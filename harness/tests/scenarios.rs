@@ -50,6 +50,7 @@ const COVERED: &[&str] = &[
     "deep-chain-deadline.toml",
     "retry-budget-none.toml",
     "retry-budget.toml",
+    "storefront-108.toml",
 ];
 
 #[test]
@@ -69,6 +70,32 @@ fn card_auth_holds_every_invariant_while_a_ledger_dies_and_fraud_turns_slow() {
     );
     // Nothing is degraded before the faults.
     assert_eq!(report.phases["baseline"].summary.degraded, 0);
+}
+
+#[test]
+fn storefront_108_answers_in_time_while_a_db_dies_recs_turns_slow_and_a_cache_is_cut_off() {
+    // 108 instances, 8 simulated seconds: the simulator at scale inside the
+    // test suite (a few seconds of wall time since the turmoil fork).
+    let (scenario, record, verdicts) = run("storefront-108.toml");
+    assert_eq!(scenario.expect, Expect::Pass);
+    let instances: usize = record.received.values().map(|i| i.len()).sum();
+    assert_eq!(instances, 108);
+    assert_eq!(record.faults.len(), 3);
+    assert_all_held(&verdicts);
+    // Every tier served: ten hops a request, spread over every replica.
+    assert!(record
+        .received
+        .values()
+        .flat_map(|i| i.values())
+        .all(|&n| n > 0));
+    // The slow recs replica is cut off by api's 40 ms timeout: those answers
+    // come back without recommendations, degraded, not failed.
+    let report = Report::build(&scenario, &record, verdicts);
+    assert!(
+        report.degraded_by.get("recs").copied().unwrap_or(0) > 0,
+        "{:?}",
+        report.degraded_by
+    );
 }
 
 #[test]

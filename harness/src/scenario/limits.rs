@@ -59,10 +59,12 @@ pub const MAX_REQUESTS: u64 = 10_000_000;
 /// Most replicas a service may have; the simulator gives each one a host.
 pub const MAX_REPLICAS: u32 = 64;
 
-/// Most instances in all (the sum of `replicas`). turmoil steps every host and
-/// scans every link each tick (O(hosts²)): 256 instances at a 1 ms tick run
-/// far slower than real time.
-pub const MAX_INSTANCES: u32 = 256;
+/// Most instances in all (the sum of `replicas`). turmoil runs every host
+/// every tick, about 1-1.5 us a host on a 2-core VM, so 512 instances at a
+/// 1 ms tick idle at about real time before any load; memory grows with the
+/// connections between tiers (docs/performance.md, "Scaling"). Before the
+/// turmoil fork (vendor/turmoil) every tick also scanned every link, O(hosts³).
+pub const MAX_INSTANCES: u32 = 512;
 
 /// Most retries a call may make; more turns a blip into a retry storm.
 pub const MAX_RETRIES: u32 = 10;

@@ -602,9 +602,11 @@ work = "1ms"
             (
                 &format!(
                     "{BASE}[services.s1]\nreplicas = 64\n[services.s2]\nreplicas = 64\n\
-                     [services.s3]\nreplicas = 64\n[services.s4]\nreplicas = 64\n"
+                     [services.s3]\nreplicas = 64\n[services.s4]\nreplicas = 64\n\
+                     [services.s5]\nreplicas = 64\n[services.s6]\nreplicas = 64\n\
+                     [services.s7]\nreplicas = 64\n[services.s8]\nreplicas = 64\n"
                 ),
-                "t.toml:18:12: the services have more than 256 instances in all (261 with `s4`)\n  \
+                "t.toml:26:12: the services have more than 512 instances in all (517 with `s8`)\n  \
                  (hint: lower `replicas`; squall's limits are listed in docs/scenarios.md, under \"Limits\")",
             ),
             (
