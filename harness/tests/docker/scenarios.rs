@@ -83,6 +83,9 @@ cases! {
     slow_replica_hedge: "slow-replica-hedge.toml", 17 s, [];
     // Docker only (a compose file): kill web-1 5s..10s; recovery within 5s.
     compose_web_kill: "compose/web-kill.toml", 15 s, [];
+    // Docker only: error web-1 4s..10s (the proxy answers 503).
+    compose_web_error: "compose/web-error.toml", 12 s, [];
+    compose_web_error_no_retry: "compose/web-error-no-retry.toml", 12 s, [];
 }
 
 fn scenarios_dir() -> PathBuf {
