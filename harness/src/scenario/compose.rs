@@ -685,4 +685,79 @@ services:
         };
         assert_eq!(check.patience(), Duration::from_secs(12));
     }
+
+    /// A scenario next to its compose file, loaded (or its error).
+    fn scenario(toml: &str, compose: &str) -> Result<crate::scenario::Scenario, String> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("docker-compose.yml"), compose).unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, toml).unwrap();
+        crate::scenario::load(&path).map_err(|e| {
+            e.to_string()
+                .replace(&dir.path().display().to_string(), "DIR")
+        })
+    }
+
+    const HEAD: &str = "duration = \"5s\"\n[docker]\ncompose = \"docker-compose.yml\"\n\
+        [workload]\ntarget = \"gateway\"\npath = \"/\"\nrate = 10\ndeadline = \"1s\"\n";
+    const GATEWAY: &str = "[services.gateway]\n[services.gateway.endpoints.\"/\"]\n\
+        calls = [{ to = \"web\", path = \"/index.html\", timeout = \"100ms\" }]\n";
+    const COMPOSE: &str = "services:\n  web:\n    image: acme/web:1\n    ports: [\"8080\"]\n    deploy:\n      replicas: 3\n  cache:\n    image: acme/cache:1\n";
+
+    #[test]
+    fn compose_services_join_the_scenario_after_its_own() {
+        let s = scenario(&format!("{HEAD}{GATEWAY}"), COMPOSE).unwrap();
+        let names: Vec<&str> = s.services.keys().map(String::as_str).collect();
+        assert_eq!(names, ["gateway", "web", "cache"]);
+        let web = &s.services["web"];
+        assert_eq!(web.replicas, 3);
+        assert_eq!(web.docker.image.as_deref(), Some("acme/web:1"));
+        assert_eq!(web.docker.port, Some(8080));
+        assert!(web.docker.compose.is_some());
+        // The path it is called on became an endpoint; nothing else did.
+        assert_eq!(web.endpoints.keys().collect::<Vec<_>>(), ["/index.html"]);
+        assert_eq!(s.services["cache"].replicas, 1);
+        assert_eq!(
+            s.docker.compose.as_ref().map(|c| (c.line, c.col)),
+            Some((3, 11))
+        );
+        // A [services.X] table for a compose service sets its replicas.
+        let s = scenario(
+            &format!("{HEAD}{GATEWAY}[services.web]\nreplicas = 2\n"),
+            COMPOSE,
+        )
+        .unwrap();
+        assert_eq!(s.services["web"].replicas, 2);
+        assert_eq!(
+            s.services.keys().collect::<Vec<_>>(),
+            ["gateway", "web", "cache"]
+        );
+    }
+
+    #[test]
+    fn a_compose_service_takes_no_endpoints_and_its_file_must_exist() {
+        let endpoints = format!("{HEAD}{GATEWAY}[services.web.endpoints.\"/x\"]\nwork = \"1ms\"\n");
+        assert_eq!(
+            scenario(&endpoints, COMPOSE).unwrap_err(),
+            "DIR/s.toml:12:25: `web` comes from the compose file (DIR/docker-compose.yml:2): it cannot declare endpoints\n  (hint: its image serves them; call its paths from other services, or name one in `[workload]`)"
+        );
+        let missing = format!(
+            "{}{GATEWAY}",
+            HEAD.replace("docker-compose.yml", "nope.yml")
+        );
+        assert_eq!(
+            scenario(&missing, COMPOSE).unwrap_err(),
+            "DIR/s.toml:3:11: compose file `DIR/nope.yml` not found\n  (hint: the path is relative to the scenario file's directory)"
+        );
+        // An error inside the compose file names the compose file.
+        let bad = scenario(
+            &format!("{HEAD}{GATEWAY}"),
+            "services:\n  web:\n    image: a\n    privileged: true\n",
+        )
+        .unwrap_err();
+        assert!(
+            bad.starts_with("DIR/docker-compose.yml:4:5: unsupported compose key `privileged`"),
+            "{bad}"
+        );
+    }
 }
