@@ -62,7 +62,7 @@ fn main() {
         let scenario = squall::scenario::parse(PAIR, Path::new("bench.toml")).unwrap();
         let run = new_run_id();
         let link = ("a-1".to_owned(), WORKLOAD_HOST.to_owned());
-        let mut s = Session::create(docker, &run, Journal::create(&run).unwrap(), specs(&scenario, 1).unwrap(), vec![link.clone()])
+        let mut s = Session::create(docker, &run, Journal::create(&run).unwrap(), specs(&scenario, 1).unwrap(), vec![link.clone()], Default::default())
             .await
             .expect("the bench topology");
         let kinds: [(&str, Vec<Effect>); 6] = [

@@ -180,6 +180,17 @@ fn every_other_scenario_meets_its_expectation() {
         if COVERED.contains(&name.as_str()) {
             continue;
         }
+        // A compose file's services run on Docker only (tests/docker/scenarios.rs):
+        // the simulator refuses them at load.
+        let loaded = scenario::load(&path).expect("scenario loads");
+        if loaded.docker.compose.is_some() {
+            let refused = squall::engine::BackendKind::Sim.check(&loaded);
+            assert!(
+                refused.is_err(),
+                "{name}: the simulator ran a compose scenario"
+            );
+            continue;
+        }
         let (scenario, _, verdicts) = run(&name);
         let held = verdicts.iter().all(|v| v.held);
         match scenario.expect {

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use bollard::models::{
-    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, NetworkingConfig,
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig,
+    NetworkingConfig,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, KillContainerOptionsBuilder,
@@ -28,6 +29,14 @@ pub struct Spec {
     pub address: Ipv4Addr,
     /// `KEY=value` pairs.
     pub env: Vec<String>,
+    /// The image's `CMD` and `ENTRYPOINT` replaced (a compose service's).
+    pub cmd: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub healthcheck: Option<HealthConfig>,
+    /// DNS names on the run's network: the service's and the instance's
+    /// (the engine's resolver answers a service name with every replica's
+    /// address, as compose's network aliases do).
+    pub aliases: Vec<String>,
 }
 
 /// Creates (does not start) the container of `spec` on `network`.
@@ -44,11 +53,15 @@ pub async fn create(
             ipv4_address: Some(spec.address.to_string()),
             ..Default::default()
         }),
+        aliases: Some(spec.aliases.clone()).filter(|a| !a.is_empty()),
         ..Default::default()
     };
     let body = ContainerCreateBody {
         image: Some(spec.image.clone()),
         env: Some(spec.env.clone()),
+        cmd: spec.cmd.clone(),
+        entrypoint: spec.entrypoint.clone(),
+        healthcheck: spec.healthcheck.clone(),
         labels: Some(labels),
         // Docker's own stop must not wait: squall kills on purpose.
         stop_signal: Some("SIGKILL".to_owned()),

@@ -201,6 +201,10 @@ pub async fn diagnose() -> Vec<Check> {
             image: FIXTURE_IMAGE.to_owned(),
             address: net.address(0),
             env: vec![format!("SQUALL_FIXTURE_CONFIG={}", config.to_json())],
+            cmd: None,
+            entrypoint: None,
+            healthcheck: None,
+            aliases: Vec::new(),
         };
         container::create(&docker, &run, &net, &spec)
             .await
@@ -228,7 +232,7 @@ pub async fn diagnose() -> Vec<Check> {
             .map_err(Clone::clone),
     ));
     if let Ok(pid) = namespace {
-        let proxy = Proxy::start(pid, Delays::default());
+        let proxy = Proxy::start(pid, Delays::default(), None);
         checks.push(Check::new(
             "proxy",
             proxy

@@ -160,6 +160,85 @@ pub async fn build(docker: &Docker, binary: &Path) -> Result<bool, DockerError> 
     Ok(true)
 }
 
+/// One file of a rootfs image: its path inside, its bytes, its mode; or a
+/// symlink (`link` set, `data` empty).
+#[derive(Debug, Clone)]
+pub struct RootfsFile {
+    pub path: String,
+    pub data: Vec<u8>,
+    pub mode: u32,
+    pub link: Option<String>,
+}
+
+/// Builds image `tag` offline from `files` (`FROM scratch`, every file
+/// copied to its path) with `cmd` as its `CMD`: how squall's tests and
+/// examples make images of other software without a registry (a binary
+/// from a Debian package, say). Labelled `squall.managed.image=rootfs`.
+pub async fn build_rootfs(
+    docker: &Docker,
+    tag: &str,
+    files: &[RootfsFile],
+    cmd: &[&str],
+) -> Result<(), DockerError> {
+    let quoted: Vec<String> = cmd.iter().map(|c| format!("{c:?}")).collect();
+    let dockerfile = format!(
+        "FROM scratch\nCOPY rootfs/ /\nCMD [{}]\n",
+        quoted.join(", ")
+    );
+    let pack = || -> std::io::Result<Vec<u8>> {
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(dockerfile.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, "Dockerfile", dockerfile.as_bytes())?;
+        for f in files {
+            let path = format!("rootfs/{}", f.path.trim_start_matches('/'));
+            let mut header = tar::Header::new_gnu();
+            header.set_mode(f.mode);
+            match &f.link {
+                Some(target) => {
+                    header.set_entry_type(tar::EntryType::Symlink);
+                    header.set_size(0);
+                    tar.append_link(&mut header, &path, target)?;
+                }
+                None => {
+                    header.set_size(f.data.len() as u64);
+                    header.set_cksum();
+                    tar.append_data(&mut header, &path, &f.data[..])?;
+                }
+            }
+        }
+        tar.into_inner()
+    };
+    let tar =
+        pack().map_err(|e| DockerError::Engine(format!("cannot pack the build context: {e}")))?;
+    let labels = HashMap::from([(format!("{LABEL_MANAGED}.image"), "rootfs".to_owned())]);
+    let options = BuildImageOptionsBuilder::default()
+        .dockerfile("Dockerfile")
+        .t(tag)
+        .rm(true)
+        .forcerm(true)
+        .labels(&labels)
+        .build();
+    let steps = docker
+        .build_image(options, None, Some(bollard::body_full(tar.into())))
+        .collect::<Vec<_>>()
+        .map(Ok::<_, bollard::errors::Error>);
+    let steps = within(BUILD_TIMEOUT, || format!("build image `{tag}`"), steps)
+        .await?
+        .unwrap_or_default();
+    for step in steps {
+        let step = step.map_err(engine(format!("cannot build image `{tag}`")))?;
+        if let Some(detail) = step.error_detail.and_then(|d| d.message) {
+            return Err(DockerError::Engine(format!(
+                "cannot build image `{tag}`: {detail}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Checks that `image` is on the engine. The fixture image, when missing,
 /// is built from squall's source checkout if it is still where this binary
 /// was built from (a clone run with `cargo run`, as the README does):

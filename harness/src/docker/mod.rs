@@ -15,13 +15,15 @@
 //! | partition, isolate | nft drop rules in the targets' network namespaces ([`nft`]); one-way cuts match `ct direction original` |
 //! | loss | nft `numgen random` drop rules on both ends of each link |
 //! | latency | a transparent TCP proxy inside the target's namespace ([`proxy`]), fed by an nft `redirect` |
-//! | error | the fixture's admin endpoint (`POST /squall/error`) |
+//! | error | the fixture's admin endpoint (`POST /squall/error`); any other image: the proxy answers that fraction of its HTTP/1.1 requests ([`proxy::http`]) |
 //!
 //! Every change is first written to a journal ([`journal`]); a normal end,
 //! Ctrl-C, SIGTERM, a panic ([`abort`]), a container removed from outside
 //! ([`watch`]) and a later `squall heal` ([`heal`]) all undo it.
 //! `squall doctor` ([`doctor`]) says which mechanisms work on an engine.
-//! The fixture image is built offline ([`image`]). docs/docker.md has the rest.
+//! The fixture image is built offline ([`image`]). A compose file's services
+//! (`[docker] compose`, [`crate::scenario::compose`]) run on the same network,
+//! reachable by service and instance name. docs/docker.md has the rest.
 
 pub mod abort;
 pub mod call;

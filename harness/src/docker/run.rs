@@ -141,6 +141,7 @@ impl Backend for Engine {
             })
             .await?;
         }
+        let (links, http) = intercepted(scenario, plan);
         let run = new_run_id();
         let journal = Journal::create(&run).map_err(|e| {
             RunError::Backend(format!(
@@ -156,7 +157,7 @@ impl Backend for Engine {
             });
         }
         let created = tokio::select! {
-            s = Session::create(docker, &run, journal, specs, intercepted(plan)) => s,
+            s = Session::create(docker, &run, journal, specs, links, http) => s,
             sig = signalled() => return Err(RunError::Aborted(format!("{sig} during setup; the run was healed"))),
         };
         // What the setup created is in the journal; say what is left.
@@ -385,24 +386,49 @@ pub fn specs(scenario: &Scenario, seed: u64) -> Result<Vec<InstanceSpec>, RunErr
             service: config.service.clone(),
             image: image_of(scenario, svc).to_owned(),
             port: svc.docker.port.unwrap_or(crate::topology::PORT),
+            compose: svc.docker.compose.clone(),
             config,
         });
     }
     Ok(out)
 }
 
-/// Links whose traffic must go through the latency proxy: every link any
-/// latency fault of the plan touches.
-pub fn intercepted(plan: &[PlannedFault]) -> Vec<(String, String)> {
-    let set: BTreeSet<(String, String)> = plan
-        .iter()
-        .flat_map(|f| &f.effects)
-        .filter_map(|e| match e {
-            Effect::Delay { a, b, .. } => Some((a.clone(), b.clone())),
-            _ => None,
-        })
-        .collect();
-    set.into_iter().collect()
+/// Links whose traffic must go through the proxy: every link any latency
+/// fault of the plan touches, and every link into an instance of an image
+/// of your own that an `error` fault targets (from the workload and every
+/// other instance); and those instances, whose proxy reads HTTP and injects
+/// the errors ([`super::proxy::http`]).
+pub fn intercepted(
+    scenario: &Scenario,
+    plan: &[PlannedFault],
+) -> (Vec<(String, String)>, BTreeSet<String>) {
+    let mut links: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut http = BTreeSet::new();
+    let instances = fault::instances(scenario);
+    let all: Vec<&String> = instances.values().flatten().collect();
+    for effect in plan.iter().flat_map(|f| &f.effects) {
+        match effect {
+            Effect::Delay { a, b, .. } => {
+                links.insert((a.clone(), b.clone()));
+            }
+            Effect::Error { instance, .. } => {
+                let Some((service, _)) = instances.iter().find(|(_, i)| i.contains(instance))
+                else {
+                    continue;
+                };
+                if own_image(scenario, &scenario.services[service]).is_none() {
+                    continue;
+                }
+                http.insert(instance.clone());
+                links.insert((fault::WORKLOAD_HOST.to_owned(), instance.clone()));
+                for other in all.iter().filter(|o| *o != &instance) {
+                    links.insert(((*other).clone(), instance.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+    (links.into_iter().collect(), http)
 }
 
 async fn signalled() -> &'static str {

@@ -25,10 +25,11 @@ use super::endpoint;
 use super::journal::{Entry, Journal};
 use super::network::{self, Network};
 use super::nft::{self, Rules};
-use super::proxy::{Delays, Proxy};
+use super::proxy::{Delays, Errors, Proxy};
 use super::DockerError;
 use crate::engine::Desired;
 use crate::fault::WORKLOAD_HOST;
+use crate::scenario::compose::ComposeService;
 
 /// How long an instance may take to answer after its container starts.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -74,6 +75,9 @@ pub struct InstanceSpec {
     /// The fixture's config; upstream authorities name instances
     /// (`ledger-1:80`) and are rewritten to addresses.
     pub config: InstanceConfig,
+    /// What the compose file says to run, for a compose service (its
+    /// environment instead of the fixture's config).
+    pub compose: Option<ComposeService>,
 }
 
 /// An instance as it runs.
@@ -89,6 +93,19 @@ pub struct Instance {
     received_before: u64,
     /// Runs squall's fixture image (so it must serve the admin endpoints).
     fixture: bool,
+    /// How it is ready: the fixture's health endpoint, or the compose file's.
+    ready: Ready,
+}
+
+/// How squall knows an instance is ready for load.
+#[derive(Debug, Clone)]
+enum Ready {
+    /// It answers any HTTP request on its port (the fixture, an image of your own).
+    Answers,
+    /// The engine calls it healthy (a compose `healthcheck`), within this long.
+    Healthy(Duration),
+    /// It is running (a compose service with neither a port nor a healthcheck).
+    Running,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -113,6 +130,9 @@ pub struct Session {
     pub instances: IndexMap<String, Instance>,
     intercepted: Vec<(String, String)>,
     delays: Delays,
+    /// Instances whose `error` faults the proxy injects (no admin endpoint).
+    http: BTreeSet<String>,
+    proxy_errors: Errors,
     /// What the faults in force want, as last applied.
     want: Desired,
     down: BTreeSet<String>,
@@ -141,6 +161,7 @@ impl Session {
         mut journal: Journal,
         specs: Vec<InstanceSpec>,
         intercepted: Vec<(String, String)>,
+        http: BTreeSet<String>,
     ) -> Result<Session, DockerError> {
         if specs.len() > network::MAX_INSTANCES {
             return Err(DockerError::Unsupported(format!(
@@ -183,12 +204,37 @@ impl Session {
             journal
                 .write(&Entry::Container { name: name.clone() })
                 .map_err(journal_error)?;
+            let aliases = vec![spec.service.clone(), spec.instance.clone()];
+            let (env, cmd, entrypoint, healthcheck, ready) = match &spec.compose {
+                None => (
+                    vec![format!("SQUALL_FIXTURE_CONFIG={}", config.to_json())],
+                    None,
+                    None,
+                    None,
+                    Ready::Answers,
+                ),
+                Some(c) => (
+                    c.environment.clone(),
+                    c.command.clone(),
+                    c.entrypoint.clone(),
+                    c.healthcheck.as_ref().map(health_config),
+                    match (&c.healthcheck, c.port) {
+                        (Some(h), _) => Ready::Healthy(h.patience()),
+                        (None, Some(_)) => Ready::Answers,
+                        (None, None) => Ready::Running,
+                    },
+                ),
+            };
             containers.push(Spec {
                 name: name.clone(),
                 instance: spec.instance.clone(),
                 image: spec.image.clone(),
                 address,
-                env: vec![format!("SQUALL_FIXTURE_CONFIG={}", config.to_json())],
+                env,
+                cmd,
+                entrypoint,
+                healthcheck,
+                aliases,
             });
             instances.insert(
                 spec.instance.clone(),
@@ -201,6 +247,7 @@ impl Session {
                     proxy: None,
                     received_before: 0,
                     fixture: spec.image == super::image::FIXTURE_IMAGE,
+                    ready,
                 },
             );
         }
@@ -212,6 +259,8 @@ impl Session {
             instances,
             intercepted,
             delays: Delays::default(),
+            http,
+            proxy_errors: Errors::default(),
             want: Desired::default(),
             down: BTreeSet::new(),
             paused: BTreeSet::new(),
@@ -288,7 +337,8 @@ impl Session {
         self.rules.insert(name.to_owned(), rules);
         let intercepted = self.intercepted.iter().any(|(a, b)| a == name || b == name);
         let proxy = if intercepted {
-            Some(Proxy::start(pid, self.delays.clone()).map_err(|e| {
+            let errors = self.http.contains(name).then(|| self.proxy_errors.clone());
+            Some(Proxy::start(pid, self.delays.clone(), errors).map_err(|e| {
                 DockerError::Engine(format!(
                     "cannot start the latency proxy in the namespace of `{container}`: {e} (hint: squall needs root for latency faults)"
                 ))
@@ -302,8 +352,66 @@ impl Session {
         Ok(())
     }
 
-    /// Waits until `name` answers any HTTP request.
+    /// Waits until `name` is ready: it answers any HTTP request, or the
+    /// engine calls it healthy (a compose healthcheck), or it runs.
     async fn wait_ready(&self, name: &str) -> Result<(), DockerError> {
+        match self.instances[name].ready {
+            Ready::Answers => self.wait_answers(name).await,
+            Ready::Healthy(patience) => self.wait_healthy(name, patience).await,
+            Ready::Running => Ok(()),
+        }
+    }
+
+    /// Waits until the engine reports `name`'s healthcheck as passing, at
+    /// most `patience` (its start period and every retry).
+    async fn wait_healthy(&self, name: &str, patience: Duration) -> Result<(), DockerError> {
+        use bollard::models::HealthStatusEnum;
+        let instance = &self.instances[name];
+        let started = Instant::now();
+        loop {
+            let state = container::inspect_state(&self.docker, &instance.container).await?;
+            let health = state.health.unwrap_or_default();
+            let status = health.status.unwrap_or(HealthStatusEnum::EMPTY);
+            if status == HealthStatusEnum::HEALTHY {
+                return Ok(());
+            }
+            if started.elapsed() > patience || !state.running.unwrap_or(false) {
+                let last = health
+                    .log
+                    .unwrap_or_default()
+                    .pop()
+                    .map(|r| {
+                        format!(
+                            "; its last check exited {}: {}",
+                            r.exit_code.unwrap_or(-1),
+                            r.output.unwrap_or_default().trim()
+                        )
+                    })
+                    .unwrap_or_default();
+                let why = if state.running.unwrap_or(false) {
+                    format!(
+                        "was `{status}` after {}s{last}",
+                        started.elapsed().as_secs()
+                    )
+                } else {
+                    format!(
+                        "stopped (exit code {}){last}",
+                        state.exit_code.unwrap_or(-1)
+                    )
+                };
+                return Err(DockerError::Engine(format!(
+                    "service `{}` never got healthy: instance `{name}` {why} (hint: `docker logs {}`; squall waits its healthcheck's start_period plus every retry, {}s here)",
+                    instance.service,
+                    instance.container,
+                    patience.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until `name` answers any HTTP request.
+    async fn wait_answers(&self, name: &str) -> Result<(), DockerError> {
         let authority = self.authority(name).unwrap_or_default();
         let end = Instant::now() + READY_TIMEOUT;
         let headers = http::HeaderMap::new();
@@ -405,7 +513,9 @@ impl Session {
         self.install(name).await?;
         self.wait_ready(name).await?;
         if let Some(&(status, ppm)) = self.errors.get(name) {
-            self.post_error(name, Some((status, ppm))).await;
+            if !self.http.contains(name) {
+                self.post_error(name, Some((status, ppm))).await;
+            }
         }
         Ok(())
     }
@@ -470,11 +580,19 @@ impl Session {
                     .write(&Entry::Error { container })
                     .map_err(journal_error)?;
             }
-            if !self.down.contains(&k) {
+            if !self.down.contains(&k) && !self.http.contains(&k) {
                 self.post_error(&k, new).await;
             }
         }
         self.errors = self.want.errors.clone();
+        // The proxied ones: every answer of the proxy looks the table up.
+        let table = self
+            .errors
+            .iter()
+            .filter(|(k, _)| self.http.contains(*k))
+            .filter_map(|(k, e)| Some((self.address(k)?, *e)))
+            .collect();
+        self.proxy_errors.set(table);
         Ok(())
     }
 
@@ -531,9 +649,14 @@ impl Session {
     }
 
     /// Requests that reached each instance over all its lives, by service.
+    /// Only squall's fixture counts them: an image of its own is left out
+    /// (not measured, rather than 0).
     pub async fn received(&self) -> IndexMap<String, IndexMap<String, u64>> {
         let mut out: IndexMap<String, IndexMap<String, u64>> = IndexMap::new();
         for (name, instance) in &self.instances {
+            if !instance.fixture {
+                continue;
+            }
             let now = if self.down.contains(name) {
                 0
             } else {
@@ -699,6 +822,19 @@ impl Session {
             Some(e) => Err(e),
             None => self.journal.finish().map_err(journal_error),
         }
+    }
+}
+
+/// A compose healthcheck as the engine takes it (durations in nanoseconds).
+fn health_config(h: &crate::scenario::compose::Healthcheck) -> bollard::models::HealthConfig {
+    let ns = |d: Option<Duration>| d.map(|d| d.as_nanos() as i64);
+    bollard::models::HealthConfig {
+        test: Some(h.test.clone()),
+        interval: ns(h.interval),
+        timeout: ns(h.timeout),
+        retries: h.retries.map(i64::from),
+        start_period: ns(h.start_period),
+        start_interval: None,
     }
 }
 

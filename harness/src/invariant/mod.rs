@@ -73,10 +73,19 @@ fn judge(scenario: &Scenario, record: &RunRecord, figures: &Figures) -> Vec<Verd
                     recovery(id, record, figures, r, *within)
                 }
                 (InvariantKind::Amplification { service, max }, _) => {
-                    amplification(id, record, figures, service, *max)
+                    match unmeasured(scenario, record, service) {
+                        Some(image) => amplification_unmeasured(id, service, image, *max),
+                        None => amplification(id, record, figures, service, *max),
+                    }
                 }
                 (InvariantKind::WastedWork { max_ratio }, _) => {
-                    wasted_work(id, record, figures, *max_ratio)
+                    let blind: Vec<String> = scenario
+                        .services
+                        .keys()
+                        .filter(|s| unmeasured(scenario, record, s).is_some())
+                        .map(|s| format!("`{s}`"))
+                        .collect();
+                    wasted_work(id, record, figures, *max_ratio, &blind)
                 }
                 // `Figures::new` gives each invariant the figures of its kind.
                 (_, _) => unreachable!("figures of another kind for invariant {i}"),
@@ -385,6 +394,38 @@ fn recovery(
     }
 }
 
+/// The image `service` runs when squall cannot see inside it: on Docker, an
+/// image that is not squall's fixture keeps no request counter and no spans.
+/// `None` in the simulator, where every service is squall's model.
+fn unmeasured<'a>(scenario: &'a Scenario, record: &RunRecord, service: &str) -> Option<&'a str> {
+    if record.backend != crate::engine::BackendKind::Docker {
+        return None;
+    }
+    crate::docker::own_image(scenario, scenario.services.get(service)?)
+}
+
+/// Amplification at a service squall cannot count the calls of: not
+/// measured, so not held (a check that checked nothing must not pass).
+fn amplification_unmeasured(id: InvariantId, service: &str, image: &str, max: f64) -> Verdict {
+    Verdict {
+        id,
+        kind: VerdictKind::Amplification,
+        label: format!("amplification {service}"),
+        held: false,
+        observed: None,
+        limit: max,
+        unit: Unit::CallsPerRequest,
+        during: "all".into(),
+        worst_window: None,
+        message: format!(
+            "not measured: `{service}` runs image `{image}`, which keeps no count of the calls \
+             that reach it (squall's fixture serves `/squall/stats`); the load driver only sees \
+             the workload's requests (hint: judge amplification at a service squall runs, the \
+             caller of `{service}`)"
+        ),
+    }
+}
+
 fn amplification(
     id: InvariantId,
     record: &RunRecord,
@@ -421,12 +462,37 @@ fn amplification(
     }
 }
 
-fn wasted_work(id: InvariantId, record: &RunRecord, figures: &Figures, max_ratio: f64) -> Verdict {
+/// `blind`: services squall cannot see inside (their work is not counted).
+fn wasted_work(
+    id: InvariantId,
+    record: &RunRecord,
+    figures: &Figures,
+    max_ratio: f64,
+    blind: &[String],
+) -> Verdict {
     let work = figures.work;
     let ratio = work.wasted_ratio();
     // No trace at all for a run that sent requests: nothing was measured, and a ratio of
     // zero would be a pass nobody earned.
     let unmeasured = figures.offered > 0 && !figures.traced;
+    let all_blind = !blind.is_empty() && blind.len() == record_services(record, blind);
+    if all_blind {
+        return Verdict {
+            id,
+            kind: VerdictKind::WastedWork,
+            label: "wasted work".into(),
+            held: false,
+            observed: None,
+            limit: max_ratio,
+            unit: Unit::Ratio,
+            during: "all".into(),
+            worst_window: None,
+            message: format!(
+                "not measured: no service keeps squall's spans ({} run images of their own)",
+                blind.join(", ")
+            ),
+        };
+    }
     if unmeasured {
         return Verdict {
             id,
@@ -469,6 +535,12 @@ fn wasted_work(id: InvariantId, record: &RunRecord, figures: &Figures, max_ratio
     if let (false, Some((svc, w))) = (held, worst) {
         message.push_str(&format!(" (most at `{svc}`: {})", fmt_duration(w)));
     }
+    if !blind.is_empty() {
+        message.push_str(&format!(
+            "; not measured at {} (an image of its own keeps no spans)",
+            blind.join(", ")
+        ));
+    }
     Verdict {
         id,
         kind: VerdictKind::WastedWork,
@@ -481,6 +553,12 @@ fn wasted_work(id: InvariantId, record: &RunRecord, figures: &Figures, max_ratio
         worst_window: None,
         message,
     }
+}
+
+/// How many services the run had: those with counters, plus the `blind` ones
+/// (which have none).
+fn record_services(record: &RunRecord, blind: &[String]) -> usize {
+    record.received.len() + blind.len()
 }
 
 /// `0.5%`, `99.95%`: a ratio as a percentage, trailing zeros trimmed.

@@ -114,7 +114,7 @@ fn recovery(r: &RunRecord, p: &Phases, within: Duration) -> Verdict {
 
 fn wasted_work(r: &RunRecord, max_ratio: f64) -> Verdict {
     let f = figures_of(r, &phases(r), InvariantKind::WastedWork { max_ratio });
-    super::wasted_work(InvariantId(0), r, &f, max_ratio)
+    super::wasted_work(InvariantId(0), r, &f, max_ratio, &[])
 }
 
 fn amplification(r: &RunRecord, service: &str, max: f64) -> Verdict {
@@ -487,4 +487,46 @@ fn failure_exemplars_do_not_depend_on_the_order_traces_end_in() {
             ((1, FailureKind::Timeout), vec![406, 413, 420]),
         ]
     );
+}
+
+/// On Docker a service running an image of its own keeps no counter and no
+/// spans: the invariants that need them say "not measured" and do not hold;
+/// in the simulator (squall's model of it) they are judged.
+#[test]
+fn what_an_image_of_its_own_cannot_show_is_not_measured_on_docker() {
+    let text = "duration = \"2s\"\nworkload = { target = \"web\", path = \"/\", rate = 100, deadline = \"1s\" }\n\
+        [services.web]\n[services.web.endpoints.\"/\"]\n[services.web.docker]\nimage = \"acme/web:1\"\nport = 8080\n\
+        [[invariants]]\nkind = \"amplification\"\nservice = \"web\"\nmax = 1.5\n\
+        [[invariants]]\nkind = \"wasted_work\"\n\
+        [[invariants]]\nkind = \"answered\"\n";
+    let scenario = crate::scenario::parse(text, std::path::Path::new("t.toml")).unwrap();
+    let mut r = record(2, |_| 5, |_| Outcome::Ok, &[]);
+    r.backend = crate::engine::BackendKind::Docker;
+    r.traces = vec![Vec::new(); r.requests.len()];
+    let v = evaluate(&scenario, &r);
+    assert!(!v[0].held);
+    assert_eq!(v[0].observed, None);
+    assert!(
+        v[0].message
+            .starts_with("not measured: `web` runs image `acme/web:1`"),
+        "{}",
+        v[0].message
+    );
+    assert!(!v[1].held);
+    assert!(
+        v[1].message
+            .starts_with("not measured: no service keeps squall's spans (`web`"),
+        "{}",
+        v[1].message
+    );
+    // The load driver's own figures are judged as ever.
+    assert!(v[2].held, "{}", v[2].message);
+    r.backend = crate::engine::BackendKind::Sim;
+    r.received = IndexMap::from([(
+        "web".to_owned(),
+        IndexMap::from([("web-1".to_owned(), 200)]),
+    )]);
+    let v = evaluate(&scenario, &r);
+    assert!(v[0].held, "{}", v[0].message);
+    assert_eq!(v[0].observed, Some(1.0));
 }

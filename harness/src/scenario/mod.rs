@@ -50,6 +50,7 @@
 //! );
 //! ```
 
+pub mod compose;
 mod duration;
 mod error;
 mod explore;
@@ -65,9 +66,9 @@ pub use error::ScenarioError;
 pub use explore::{ExploreConfig, ExploreKind, ExploreTarget, MAX_FAULTS};
 pub use limits::{MAX_RATE, MAX_REPLICAS, MAX_RETRIES};
 pub use model::{
-    Arrival, Balancer, Breaker, Call, DockerConfig, Endpoint, Expect, Fault, FaultKind, Invariant,
-    InvariantId, InvariantKind, LinkScope, Scenario, Service, ServiceDocker, SimConfig, Target,
-    Window, Work, Workload,
+    Arrival, Balancer, Breaker, Call, ComposeFile, DockerConfig, Endpoint, Expect, Fault,
+    FaultKind, Invariant, InvariantId, InvariantKind, LinkScope, Scenario, Service, ServiceDocker,
+    SimConfig, Target, Window, Work, Workload,
 };
 
 /// Reads and validates the scenario file at `path`.
@@ -90,7 +91,50 @@ pub fn read(path: &Path) -> Result<String, ScenarioError> {
 pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
     let raw: raw::RawScenario =
         toml::from_str(text).map_err(|e| error::from_toml(&e, text).into_error(text, path))?;
-    validate::scenario(raw, text, path).map_err(|diag| diag.into_error(text, path))
+    let compose = match raw.docker.as_ref().and_then(|d| d.compose.as_ref()) {
+        Some(key) => Some(read_compose(key, text, path)?),
+        None => None,
+    };
+    validate::scenario(raw, text, path, compose).map_err(|diag| diag.into_error(text, path))
+}
+
+/// The compose file `[docker] compose` names (relative to the scenario's
+/// directory), read and checked: its errors name the compose file.
+fn read_compose(
+    key: &serde_spanned::Spanned<String>,
+    text: &str,
+    path: &Path,
+) -> Result<(ComposeFile, Vec<compose::ComposeService>), ScenarioError> {
+    let (line, col) = error::line_col(text, key.span().start);
+    let at = |message: String, hint: Option<String>| ScenarioError {
+        path: path.to_path_buf(),
+        line,
+        col,
+        message,
+        hint,
+    };
+    if key.get_ref().trim().is_empty() {
+        return Err(at(
+            "`compose` is empty".into(),
+            Some("name a compose file, like `compose = \"docker-compose.yml\"`".into()),
+        ));
+    }
+    let file = path.parent().unwrap_or(Path::new("")).join(key.get_ref());
+    if !file.is_file() {
+        return Err(at(
+            format!("compose file `{}` not found", file.display()),
+            Some("the path is relative to the scenario file's directory".into()),
+        ));
+    }
+    let services = compose::load(&file)?;
+    Ok((
+        ComposeFile {
+            path: file,
+            line,
+            col,
+        },
+        services,
+    ))
 }
 
 #[cfg(test)]

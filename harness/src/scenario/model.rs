@@ -49,6 +49,18 @@ pub struct DockerConfig {
     /// `image`: the image of every service that names none of its own;
     /// `None` is squall's fixture image.
     pub image: Option<String>,
+    /// `compose`: the compose file whose services join the topology.
+    pub compose: Option<ComposeFile>,
+}
+
+/// `[docker] compose = "..."`: where the file is, and where the scenario names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposeFile {
+    /// Relative to the scenario file's directory, as read.
+    pub path: PathBuf,
+    /// Line and column of the `compose` key's value in the scenario file.
+    pub line: usize,
+    pub col: usize,
 }
 
 /// `[services.X.docker]`: how one service runs on the Docker backend.
@@ -58,6 +70,9 @@ pub struct ServiceDocker {
     pub image: Option<String>,
     /// `port`: the TCP port the image serves HTTP on; `None` is the fixture's.
     pub port: Option<u16>,
+    /// The service comes from the compose file: what to run (its `image`
+    /// and `port` are copied above).
+    pub compose: Option<super::compose::ComposeService>,
 }
 
 /// The verdict the suite expects: a documented weakness expects `Fail`.
@@ -154,7 +169,7 @@ pub enum Balancer {
 }
 
 /// What an endpoint does with a request.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Endpoint {
     /// Own processing time.
     pub work: Work,

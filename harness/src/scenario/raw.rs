@@ -24,7 +24,9 @@ pub(crate) struct RawScenario {
     pub expect: Option<Spanned<String>>,
     pub sim: Option<RawSim>,
     pub workload: RawWorkload,
-    pub services: IndexMap<Spanned<String>, RawService>,
+    /// May be left out when `[docker] compose` brings the services.
+    #[serde(default)]
+    pub services: Option<IndexMap<Spanned<String>, RawService>>,
     #[serde(default)]
     pub faults: Vec<RawFault>,
     #[serde(default)]
@@ -58,6 +60,7 @@ pub(crate) struct RawExplore {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawDocker {
     pub image: Option<Spanned<String>>,
+    pub compose: Option<Spanned<String>>,
 }
 
 /// `[services.X.docker]`: how one service runs on the Docker backend.
@@ -103,7 +106,7 @@ pub(crate) struct RawBreaker {
     pub cooldown: Spanned<DurationText>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawService {
     pub replicas: Option<Spanned<i64>>,

@@ -17,9 +17,12 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde_spanned::Spanned;
 
+use super::compose::ComposeService;
 use super::duration::{format_duration, parse_duration};
 use super::error::Diag;
-use super::model::{Arrival, DockerConfig, Expect, Scenario, Service, SimConfig, Workload};
+use super::model::{
+    Arrival, ComposeFile, DockerConfig, Expect, Scenario, Service, SimConfig, Workload,
+};
 use super::raw::{DurationText, RawDocker, RawScenario, RawSim, RawWorkload};
 
 use super::limits::{check_requests, human, MAX_DURATION, MAX_RATE, MAX_TICK, MAX_WAIT, MIN_TICK};
@@ -35,7 +38,13 @@ const ARRIVALS: &[(&str, Arrival)] = &[
 const EXPECTS: &[(&str, Expect)] = &[("pass", Expect::Pass), ("fail", Expect::Fail)];
 
 /// `text` is the file's content, for the line numbers faults and invariants keep.
-pub(crate) fn scenario(raw: RawScenario, text: &str, path: &Path) -> Result<Scenario, Diag> {
+/// `compose` is the compose file `[docker] compose` names, already read.
+pub(crate) fn scenario(
+    raw: RawScenario,
+    text: &str,
+    path: &Path,
+    compose: Option<(ComposeFile, Vec<ComposeService>)>,
+) -> Result<Scenario, Diag> {
     let name = match raw.name {
         Some(name) if name.get_ref().trim().is_empty() => {
             return Err(
@@ -61,7 +70,21 @@ pub(crate) fn scenario(raw: RawScenario, text: &str, path: &Path) -> Result<Scen
         .as_ref()
         .map_or(Ok(Expect::Pass), |e| choice(e, "`expect` value", EXPECTS))?;
     let sim = sim(raw.sim)?;
-    let services = services::services(raw.services)?;
+    let (compose_file, compose_services) = compose.unzip();
+    let raw_services = match raw.services {
+        Some(s) => s,
+        None if compose_services.is_some() => IndexMap::new(),
+        None => {
+            return Err(Diag::new(0..0, "missing required table `[services]`")
+                .hint("declare at least one service, like `[services.gateway]`"))
+        }
+    };
+    let mut services =
+        services::services(raw_services, compose_services.as_deref().unwrap_or(&[]))?;
+    // A compose service serves whatever paths its image serves: the workload's is one.
+    if let Some(target) = services.get_mut(raw.workload.target.get_ref()) {
+        services::open_endpoint(target, raw.workload.path.get_ref());
+    }
     let workload = workload(raw.workload, duration, &services)?;
     let faults = raw
         .faults
@@ -90,16 +113,17 @@ pub(crate) fn scenario(raw: RawScenario, text: &str, path: &Path) -> Result<Scen
         faults,
         invariants,
         explore,
-        docker: docker(raw.docker)?,
+        docker: docker(raw.docker, compose_file)?,
     })
 }
 
-fn docker(raw: Option<RawDocker>) -> Result<DockerConfig, Diag> {
+fn docker(raw: Option<RawDocker>, compose: Option<ComposeFile>) -> Result<DockerConfig, Diag> {
     let Some(raw) = raw else {
         return Ok(DockerConfig::default());
     };
     Ok(DockerConfig {
         image: raw.image.as_ref().map(image).transpose()?,
+        compose,
     })
 }
 

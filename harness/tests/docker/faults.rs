@@ -41,6 +41,7 @@ async fn session(text: &str, intercepted: Vec<(String, String)>) -> Session {
         journal,
         specs(&s, 1).unwrap(),
         intercepted,
+        Default::default(),
     )
     .await
     .unwrap()

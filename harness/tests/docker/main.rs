@@ -9,6 +9,7 @@
 
 mod abort;
 mod churn;
+mod compose;
 mod faults;
 mod heal;
 mod scenarios;

@@ -81,6 +81,11 @@ cases! {
     slow_replica_p2c: "slow-replica-p2c.toml", 17 s, [];
     slow_replica_epsilon_greedy: "slow-replica-epsilon-greedy.toml", 17 s, [];
     slow_replica_hedge: "slow-replica-hedge.toml", 17 s, [];
+    // Docker only (a compose file): kill web-1 5s..10s; recovery within 5s.
+    compose_web_kill: "compose/web-kill.toml", 15 s, [];
+    // Docker only: error web-1 4s..10s (the proxy answers 503).
+    compose_web_error: "compose/web-error.toml", 12 s, [];
+    compose_web_error_no_retry: "compose/web-error-no-retry.toml", 12 s, [];
 }
 
 fn scenarios_dir() -> PathBuf {
@@ -223,6 +228,9 @@ fn both(file: &str, duration: Duration) -> (Verdicts, Verdicts) {
 fn agree(file: &str) {
     let _lock = setup();
     let c = case(file);
+    if load(file).docker.compose.is_some() {
+        return docker_only(file, Duration::from_secs(c.secs));
+    }
     let (sim, docker) = both(file, Duration::from_secs(c.secs));
     let labels = |v: &Verdicts| v.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>();
     assert_eq!(
@@ -247,4 +255,41 @@ fn agree(file: &str) {
         "{file}: verdicts differ between the backends for {differ:?}\n  sim:    {sim:?}\n  docker: {docker:?}"
     );
     rt().block_on(assert_clean(None));
+}
+
+/// A scenario with services from a compose file: the simulator has no model
+/// of their images, so only Docker runs it, and it must meet `expect`.
+fn docker_only(file: &str, duration: Duration) {
+    crate::compose::busybox_image();
+    let was = rt().block_on(crate::leftovers(None));
+    let scenario = load(file);
+    let opts = RunOptions {
+        duration: Some(duration),
+        ..Default::default()
+    };
+    let record = squall::docker::run(&scenario, &opts).unwrap();
+    let verdicts = squall::invariant::evaluate(&scenario, &record);
+    for v in &verdicts {
+        eprintln!(
+            "  docker {:>6}  {}  {}",
+            if v.held { "HELD" } else { "FAILED" },
+            v.label,
+            v.message
+        );
+    }
+    assert_eq!(
+        verdicts.iter().all(|v| v.held),
+        scenario.expect == Expect::Pass,
+        "{file} on docker: expected {:?}",
+        scenario.expect
+    );
+    let added: Vec<String> = rt()
+        .block_on(crate::leftovers(None))
+        .into_iter()
+        .filter(|l| !was.contains(l))
+        .collect();
+    assert!(
+        added.is_empty(),
+        "{file} left this on the engine: {added:#?}"
+    );
 }

@@ -11,6 +11,7 @@ use super::{
     choice, duration_at, fraction, int_in, known_endpoint, known_service, optional_wait, wait,
     LIMITS_HINT, MAX_REPLICAS, MAX_RETRIES,
 };
+use crate::scenario::compose::ComposeService;
 use crate::scenario::duration::format_duration;
 use crate::scenario::error::Diag;
 use crate::scenario::limits::{human, MAX_FANOUT, MAX_INSTANCES, MAX_WAIT};
@@ -24,20 +25,50 @@ const BALANCERS: &[(&str, Balancer)] = &[
     ("epsilon-greedy", Balancer::EpsilonGreedy),
 ];
 
+/// `compose`: the compose file's services. One the scenario also declares
+/// takes its `[services.X]` settings (`replicas` first of all) and may declare
+/// no endpoints; the others follow the scenario's services, in the compose
+/// file's order.
 pub(super) fn services(
     raw: IndexMap<Spanned<String>, RawService>,
+    compose: &[ComposeService],
 ) -> Result<IndexMap<String, Service>, Diag> {
     // Pass 1: every service and endpoint, so calls and targets can refer to any of them.
     let mut services = IndexMap::new();
     let mut all_calls = Vec::new();
     let mut name_spans = Vec::new();
     let mut instances: u64 = 0;
-    for (name, raw_service) in raw {
+    let declared: Vec<String> = raw.keys().map(|k| k.get_ref().clone()).collect();
+    let extra = compose
+        .iter()
+        .filter(|c| !declared.contains(&c.name))
+        .map(|c| (None, c));
+    let listed = raw.into_iter().map(|(name, r)| {
+        let from_compose = compose.iter().find(|c| &c.name == name.get_ref());
+        (Some((name, r)), from_compose.unwrap_or(&NO_COMPOSE))
+    });
+    let mut entries: Vec<(Option<Declared>, &ComposeService)> = listed.collect();
+    entries.extend(extra);
+    for (declared, from_compose) in entries {
+        let from_compose = Some(from_compose).filter(|c| !c.name.is_empty());
+        let (name, raw_service) = match declared {
+            Some(pair) => pair,
+            // Only in the compose file: a service with the defaults (and the
+            // compose file's replicas), named where the compose file names it.
+            None => {
+                let c = from_compose.expect("compose-only entries come from the compose file");
+                (Spanned::new(0..0, c.name.clone()), RawService::default())
+            }
+        };
         let replicas_span = raw_service
             .replicas
             .as_ref()
             .map_or_else(|| name.span(), Spanned::span);
-        let (service, calls) = service(&name, raw_service)?;
+        let (service, calls) = match from_compose {
+            Some(c) => compose_service(&name, raw_service, c)?,
+            None => service(&name, raw_service)?,
+        };
+
         instances += u64::from(service.replicas);
         if instances > u64::from(MAX_INSTANCES) {
             return Err(Diag::new(
@@ -55,6 +86,12 @@ pub(super) fn services(
         all_calls.push(calls);
     }
     check_instance_names(&services, &name_spans)?;
+    // A compose service serves whatever paths its image serves: those called are its endpoints.
+    for raw_calls in all_calls.iter().flatten().flatten() {
+        if let Some(callee) = services.get_mut(raw_calls.to.get_ref()) {
+            open_endpoint(callee, raw_calls.path.get_ref());
+        }
+    }
     // Pass 2: the calls, now that every name is known.
     let mut spans = Vec::new();
     for (service_index, endpoint_calls) in all_calls.into_iter().enumerate() {
@@ -263,6 +300,74 @@ fn service(name: &Spanned<String>, raw: RawService) -> Result<(Service, Vec<Vec<
     Ok((service, calls))
 }
 
+/// A service as the scenario declares it: its name and table.
+type Declared = (Spanned<String>, RawService);
+
+/// Stands for "not from the compose file" (an empty name) in [`services`].
+static NO_COMPOSE: ComposeService = ComposeService {
+    name: String::new(),
+    image: String::new(),
+    command: None,
+    entrypoint: None,
+    environment: Vec::new(),
+    port: None,
+    healthcheck: None,
+    replicas: None,
+    at: String::new(),
+};
+
+/// A compose service's path, as an endpoint (no work, no calls) the first
+/// time something calls it; a service of the scenario's own is left alone.
+pub(super) fn open_endpoint(service: &mut Service, path: &str) {
+    if service.docker.compose.is_some() && !service.endpoints.contains_key(path) {
+        service
+            .endpoints
+            .insert(path.to_owned(), Endpoint::default());
+    }
+}
+
+/// A service from the compose file, with the scenario's `[services.X]`
+/// settings when it has them: no endpoints (its image has them), no
+/// `[services.X.docker]` (the compose file says what it runs).
+fn compose_service(
+    name: &Spanned<String>,
+    mut raw: RawService,
+    compose: &ComposeService,
+) -> Result<(Service, Vec<Vec<RawCall>>), Diag> {
+    if let Some((path, _)) = raw.endpoints.first() {
+        return Err(Diag::new(
+            path.span(),
+            format!(
+                "`{}` comes from the compose file ({}): it cannot declare endpoints",
+                compose.name, compose.at
+            ),
+        )
+        .hint("its image serves them; call its paths from other services, or name one in `[workload]`"));
+    }
+    if raw.docker.is_some() {
+        return Err(Diag::new(
+            name.span(),
+            format!(
+                "`{}` comes from the compose file ({}): it cannot have `[services.{}.docker]`",
+                compose.name, compose.at, compose.name
+            ),
+        )
+        .hint("the compose file says what it runs"));
+    }
+    let from_file = raw.replicas.is_some();
+    raw.docker = None;
+    let (mut service, calls) = service(name, raw)?;
+    if !from_file {
+        service.replicas = compose.replicas.unwrap_or(1);
+    }
+    service.docker = ServiceDocker {
+        image: Some(compose.image.clone()),
+        port: compose.port,
+        compose: Some(compose.clone()),
+    };
+    Ok((service, calls))
+}
+
 fn docker(raw: Option<RawServiceDocker>) -> Result<ServiceDocker, Diag> {
     let Some(raw) = raw else {
         return Ok(ServiceDocker::default());
@@ -275,6 +380,7 @@ fn docker(raw: Option<RawServiceDocker>) -> Result<ServiceDocker, Diag> {
     Ok(ServiceDocker {
         image: raw.image.as_ref().map(super::image).transpose()?,
         port,
+        compose: None,
     })
 }
 
@@ -475,7 +581,7 @@ mod tests {
             ),
             (
                 &format!("{BASE}[docker]\nimagee = \"x\"\n"),
-                "t.toml:12:1: unknown key `imagee`\n  (hint: expected `image`)",
+                "t.toml:12:1: unknown key `imagee`\n  (hint: expected `image` or `compose`)",
             ),
         ]);
     }

@@ -44,6 +44,10 @@ use tokio::time::Instant;
 
 pub use super::nft::{PROXY_MARK, PROXY_PORT};
 
+pub mod http;
+
+pub use http::Errors;
+
 /// `SO_ORIGINAL_DST` from `<linux/netfilter_ipv4.h>`.
 const SO_ORIGINAL_DST: libc::c_int = 80;
 
@@ -100,7 +104,11 @@ impl Drop for Proxy {
 impl Proxy {
     /// Starts a proxy in the network namespace of process `pid`, listening on
     /// [`PROXY_PORT`]. Call from inside a tokio runtime.
-    pub fn start(pid: i64, delays: Delays) -> io::Result<Proxy> {
+    ///
+    /// With `errors`, connections are read as HTTP/1.1 and a fraction of the
+    /// requests is answered with the instance's injected error ([`http`]):
+    /// how an image without squall's admin endpoint takes `error` faults.
+    pub fn start(pid: i64, delays: Delays, errors: Option<Errors>) -> io::Result<Proxy> {
         let (listener, sockets) = namespace_thread(pid)?;
         let listener = TcpListener::from_std(listener)?;
         let task = tokio::spawn(async move {
@@ -113,8 +121,9 @@ impl Proxy {
                 while connections.try_join_next().is_some() {}
                 let sockets = sockets.clone();
                 let delays = delays.clone();
+                let errors = errors.clone();
                 connections.spawn(async move {
-                    let _ = serve(stream, peer, sockets, delays).await;
+                    let _ = serve(stream, peer, sockets, delays, errors).await;
                 });
             }
         });
@@ -218,11 +227,35 @@ async fn hold(client: &mut TcpStream, until: Instant) -> Option<Vec<u8>> {
     Some(held)
 }
 
+/// Connects to `target` from a socket made in the namespace (marked, so the
+/// redirect does not catch it again).
+async fn connect_onward(
+    sockets: &mpsc::UnboundedSender<SocketRequest>,
+    target: SocketAddrV4,
+) -> io::Result<TcpStream> {
+    let (reply_tx, reply_rx) = oneshot::channel();
+    sockets
+        .send(reply_tx)
+        .map_err(|_| io::Error::other("the namespace thread is gone"))?;
+    let socket = reply_rx.await.map_err(io::Error::other)??;
+    // SAFETY: the fd comes from a socket2 Socket we own.
+    let std_stream = unsafe {
+        std::net::TcpStream::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(OwnedFd::from(socket)))
+    };
+    let upstream = tokio::net::TcpSocket::from_std_stream(std_stream);
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, upstream.connect(target.into()))
+        .await
+        .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
 async fn serve(
     mut client: TcpStream,
     peer: SocketAddr,
     sockets: mpsc::UnboundedSender<SocketRequest>,
     delays: Delays,
+    errors: Option<Errors>,
 ) -> io::Result<()> {
     let target = original_dst(&client)?;
     let from = match peer.ip() {
@@ -236,20 +269,15 @@ async fn serve(
     let Some(held) = hold(&mut client, Instant::now() + handshake).await else {
         return Ok(());
     };
-    let (reply_tx, reply_rx) = oneshot::channel();
-    sockets
-        .send(reply_tx)
-        .map_err(|_| io::Error::other("the namespace thread is gone"))?;
-    let socket = reply_rx.await.map_err(io::Error::other)??;
-    // SAFETY: the fd comes from a socket2 Socket we own.
-    let std_stream = unsafe {
-        std::net::TcpStream::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(OwnedFd::from(socket)))
-    };
-    let upstream = tokio::net::TcpSocket::from_std_stream(std_stream);
-    let upstream = tokio::time::timeout(CONNECT_TIMEOUT, upstream.connect(target.into()))
-        .await
-        .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
     client.set_nodelay(true)?;
+    if let Some(errors) = errors {
+        let connect: http::Connect = Arc::new(move || {
+            let sockets = sockets.clone();
+            Box::pin(async move { connect_onward(&sockets, target).await })
+        });
+        return http::serve(client, held, connect, (from, to), delays, errors, seed).await;
+    }
+    let upstream = connect_onward(&sockets, target).await?;
     let (client_read, client_write) = client.into_split();
     let (upstream_read, upstream_write) = upstream.into_split();
     // Each direction gains half the delay and jitter, as on the simulator's symmetric links:
@@ -351,6 +379,14 @@ impl Jitter {
         self.0 ^= self.0 << 17;
         let nanos = max.as_nanos() as u64;
         Duration::from_nanos(self.0 % (nanos + 1))
+    }
+
+    /// A draw in `0..1_000_000`, against a rate per million.
+    fn below_million(&mut self) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % 1_000_000) as u32
     }
 }
 #[cfg(test)]
