@@ -226,6 +226,7 @@ fn main() {
             Journal::create(&run).unwrap(),
             specs(&scenario, 1).unwrap(),
             Vec::new(),
+            Default::default(),
         )
         .await
         .expect("the bench topology");
