@@ -476,39 +476,31 @@ fn wasted_work(
     // zero would be a pass nobody earned.
     let unmeasured = figures.offered > 0 && !figures.traced;
     let all_blind = !blind.is_empty() && blind.len() == record_services(record, blind);
+    let not_measured = |message: String| Verdict {
+        id,
+        kind: VerdictKind::WastedWork,
+        label: "wasted work".into(),
+        held: false,
+        observed: None,
+        limit: max_ratio,
+        unit: Unit::Ratio,
+        during: "all".into(),
+        worst_window: None,
+        message,
+    };
     if all_blind {
-        return Verdict {
-            id,
-            kind: VerdictKind::WastedWork,
-            label: "wasted work".into(),
-            held: false,
-            observed: None,
-            limit: max_ratio,
-            unit: Unit::Ratio,
-            during: "all".into(),
-            worst_window: None,
-            message: format!(
-                "not measured: no service keeps squall's spans ({} run images of their own)",
-                blind.join(", ")
-            ),
-        };
+        return not_measured(format!(
+            "not measured: no service keeps squall's spans ({} run images of their own)",
+            blind.join(", ")
+        ));
     }
     if unmeasured {
-        return Verdict {
-            id,
-            kind: VerdictKind::WastedWork,
-            label: "wasted work".into(),
-            held: false,
-            observed: None,
-            limit: max_ratio,
-            unit: Unit::Ratio,
-            during: "all".into(),
-            worst_window: None,
-            message: "no span was read back from any instance, so wasted work was not measured \
+        return not_measured(
+            "no span was read back from any instance, so wasted work was not measured \
                 (on Docker: an image without `/squall/spans`, e.g. a stale squall-fixture; \
                 rebuild it with `just fixture-image`)"
                 .into(),
-        };
+        );
     }
     let held = ratio <= max_ratio;
     // The service that wasted the most, to say where to look.
