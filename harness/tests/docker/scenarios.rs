@@ -86,7 +86,21 @@ cases! {
     // Docker only: error web-1 4s..10s (the proxy answers 503).
     compose_web_error: "compose/web-error.toml", 12 s, [];
     compose_web_error_no_retry: "compose/web-error-no-retry.toml", 12 s, [];
+    // Docker only: HAProxy in front of fixture replicas; kill ledger-1
+    // 5s..10s; recovery within 5s.
+    compose_haproxy_retry: "compose/haproxy-retry.toml", 15 s, [];
+    compose_haproxy_no_retry: "compose/haproxy-no-retry.toml", 15 s, [];
 }
+
+/// Scenario files the Docker table leaves out, each with why; the simulator
+/// tests (`tests/scenarios.rs`) still run them against their `expect`.
+const SIMULATOR_ONLY: &[(&str, &str)] = &[(
+    "storefront-108.toml",
+    "108 containers on one two-core machine: measured on Docker at 9 s, setup took 47 s and \
+     every request failed with the gateway's 502 at its 200 ms timeout (api received 642 of \
+     1,854 calls) while each instance answered its health check in under 1 ms; not yet \
+     explained (see the note), so it is not a verdict to compare",
+)];
 
 fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
@@ -122,7 +136,18 @@ fn every_scenario_file_has_a_case() {
     let mut on_disk = BTreeSet::new();
     files(&scenarios_dir(), "", &mut on_disk);
     let in_table: BTreeSet<String> = CASES.iter().map(|c| c.file.to_owned()).collect();
-    let missing: Vec<_> = on_disk.difference(&in_table).collect();
+    let left_out: BTreeSet<String> = SIMULATOR_ONLY
+        .iter()
+        .map(|(f, _)| (*f).to_owned())
+        .collect();
+    let missing: Vec<_> = on_disk
+        .difference(&in_table)
+        .filter(|f| !left_out.contains(*f))
+        .collect();
+    assert!(
+        left_out.is_subset(&on_disk) && left_out.is_disjoint(&in_table),
+        "SIMULATOR_ONLY names a file that is not on disk or is also in CASES"
+    );
     let stale: Vec<_> = in_table.difference(&on_disk).collect();
     assert!(
         missing.is_empty(),
@@ -261,6 +286,7 @@ fn agree(file: &str) {
 /// of their images, so only Docker runs it, and it must meet `expect`.
 fn docker_only(file: &str, duration: Duration) {
     crate::compose::busybox_image();
+    crate::compose::haproxy_image();
     let was = rt().block_on(crate::leftovers(None));
     let scenario = load(file);
     let opts = RunOptions {
