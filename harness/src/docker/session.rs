@@ -29,7 +29,7 @@ use super::proxy::{Delays, Errors, Proxy};
 use super::DockerError;
 use crate::engine::Desired;
 use crate::fault::WORKLOAD_HOST;
-use crate::scenario::compose::ComposeService;
+use crate::scenario::compose::{start_waves, ComposeService};
 
 /// How long an instance may take to answer after its container starts.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -283,15 +283,45 @@ impl Session {
         for result in created {
             result?;
         }
-        for spec in &containers {
-            endpoint::start(&docker, &spec.name).await?;
+        // Wave by wave in `depends_on` order (every fixture service in the
+        // first); a `service_healthy` dependency is ready before the next.
+        let mut composed: Vec<ComposeService> = Vec::new();
+        for c in specs.iter().filter_map(|s| s.compose.as_ref()) {
+            if !composed.iter().any(|a| a.name == c.name) {
+                composed.push(c.clone());
+            }
         }
-        let names: Vec<String> = session.instances.keys().cloned().collect();
-        for name in &names {
-            session.install(name).await?;
+        let waves = start_waves(&composed);
+        let awaited: BTreeSet<&str> = composed
+            .iter()
+            .flat_map(|c| c.depends_on.iter().filter(|d| d.healthy))
+            .map(|d| d.service.as_str())
+            .collect();
+        let wave_of = |service: &str| waves.get(service).copied().unwrap_or(0);
+        let mut ready = BTreeSet::new();
+        for wave in 0..=waves.values().copied().max().unwrap_or(0) {
+            let here: Vec<(&Spec, &InstanceSpec)> = containers
+                .iter()
+                .zip(&specs)
+                .filter(|(_, s)| wave_of(&s.service) == wave)
+                .collect();
+            for (container, _) in &here {
+                endpoint::start(&docker, &container.name).await?;
+            }
+            for (_, spec) in &here {
+                session.install(&spec.instance).await?;
+            }
+            for (_, spec) in &here {
+                if awaited.contains(spec.service.as_str()) {
+                    session.wait_ready(&spec.instance).await?;
+                    ready.insert(spec.instance.clone());
+                }
+            }
         }
-        for name in &names {
-            session.wait_ready(name).await?;
+        for spec in &specs {
+            if !ready.contains(&spec.instance) {
+                session.wait_ready(&spec.instance).await?;
+            }
         }
         Ok(session)
     }

@@ -6,8 +6,10 @@
 //! ignored: `image`, `command`, `entrypoint`, `environment` (list or map),
 //! `ports` and `expose` (the container port: squall calls the service there),
 //! `healthcheck` (`test`, `interval`, `timeout`, `retries`, `start_period`,
-//! `disable`) and `deploy.replicas`. At the top level, `services` and the
-//! obsolete `version` (which compose ignores too).
+//! `disable`), `depends_on` (a list, or `condition: service_started` or
+//! `service_healthy` per service; the order squall starts them in,
+//! [`start_waves`]) and `deploy.replicas`. At the top level, `services` and
+//! the obsolete `version` (which compose ignores too).
 //!
 //! ```
 //! # use std::path::Path;
@@ -36,6 +38,7 @@ const SERVICE_KEYS: &[&str] = &[
     "ports",
     "expose",
     "healthcheck",
+    "depends_on",
     "deploy",
 ];
 const HEALTHCHECK_KEYS: &[&str] = &[
@@ -64,10 +67,23 @@ pub struct ComposeService {
     /// the other services call it.
     pub port: Option<u16>,
     pub healthcheck: Option<Healthcheck>,
+    /// `depends_on`, in file order.
+    pub depends_on: Vec<Dependency>,
     /// `deploy.replicas`.
     pub replicas: Option<u32>,
     /// Where it is declared: `compose.yml:3`.
     pub at: String,
+}
+
+/// One `depends_on` entry: `service` is started before the one that names
+/// it, and with `healthy` (compose's `condition: service_healthy`) is ready
+/// (healthy, answering, or running: as squall waits for any instance) first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    pub service: String,
+    pub healthy: bool,
+    /// Line and column of the name in the compose file, for errors.
+    pub at: (usize, usize),
 }
 
 /// `healthcheck`: how the engine decides the container is ready.
@@ -143,10 +159,46 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<ComposeService>, ScenarioErr
     if services.is_empty() {
         return Err(reader.at(services.span(), "`services` is empty".to_owned(), None));
     }
-    services
+    let services = services
         .iter()
         .map(|(name, body)| reader.service(name, body))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    reader.check_dependencies(&services)?;
+    Ok(services)
+}
+
+/// The wave each service starts in: 0 without `depends_on`, else one more
+/// than the latest of its dependencies. squall starts wave by wave, and waits
+/// for a `service_healthy` dependency to be ready before the wave that needs
+/// it. Services not in the file (the scenario's own) start in wave 0.
+pub fn start_waves(services: &[ComposeService]) -> std::collections::BTreeMap<String, usize> {
+    fn wave(
+        name: &str,
+        services: &[ComposeService],
+        waves: &mut std::collections::BTreeMap<String, usize>,
+    ) -> usize {
+        if let Some(w) = waves.get(name) {
+            return *w;
+        }
+        let deps = services
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.depends_on.as_slice())
+            .unwrap_or_default();
+        // `parse` refused cycles, so this recursion ends.
+        let w = deps
+            .iter()
+            .map(|d| wave(&d.service, services, waves) + 1)
+            .max()
+            .unwrap_or(0);
+        waves.insert(name.to_owned(), w);
+        w
+    }
+    let mut waves = std::collections::BTreeMap::new();
+    for s in services {
+        wave(&s.name, services, &mut waves);
+    }
+    waves
 }
 
 fn top_hint(key: &str) -> String {
@@ -234,6 +286,7 @@ impl Reader {
             environment: Vec::new(),
             port: None,
             healthcheck: None,
+            depends_on: Vec::new(),
             replicas: None,
             at: format!("{}:{at_line}", self.path.display()),
         };
@@ -258,6 +311,7 @@ impl Reader {
                 "expose" => expose = Some(self.port(value, "expose")?),
                 "healthcheck" => service.healthcheck = self.healthcheck(value)?,
                 "deploy" => service.replicas = self.deploy(value)?,
+                "depends_on" => service.depends_on = self.depends_on(value)?,
                 other => {
                     let hint = match other {
                         "build" => "squall uses no builder: build the image first (`docker build -t NAME .`) and name it in `image`".to_owned(),
@@ -463,6 +517,130 @@ impl Reader {
         Ok(Some(check))
     }
 
+    /// `depends_on`: `[a, b]`, or `{a: {condition: service_healthy}}`.
+    fn depends_on(&self, node: &Node) -> Result<Vec<Dependency>, ScenarioError> {
+        let position = |s: &MarkedScalarNode| {
+            s.span()
+                .start()
+                .map_or((1, 1), |m| (m.line().max(1), m.column().max(1)))
+        };
+        match node {
+            Node::Sequence(items) => items
+                .iter()
+                .map(|i| {
+                    let name = self.scalar(i, "depends_on")?;
+                    Ok(Dependency {
+                        service: name.as_str().to_owned(),
+                        healthy: false,
+                        at: position(name),
+                    })
+                })
+                .collect(),
+            Node::Mapping(map) => map
+                .iter()
+                .map(|(name, body)| {
+                    let mut healthy = false;
+                    for (key, value) in self.mapping(body, "a `depends_on` entry")?.iter() {
+                        if key.as_str() != "condition" {
+                            return Err(self.at(
+                                key.span(),
+                                format!("unsupported compose key `{}` in `depends_on`", key.as_str()),
+                                Some("squall reads `condition` only".to_owned()),
+                            ));
+                        }
+                        let condition = self.scalar(value, "condition")?;
+                        healthy = match condition.as_str() {
+                            "service_started" => false,
+                            "service_healthy" => true,
+                            other => return Err(self.at(
+                                condition.span(),
+                                format!("unsupported `condition: {other}`"),
+                                Some("squall runs long-lived services: `service_started` or `service_healthy`".to_owned()),
+                            )),
+                        };
+                    }
+                    Ok(Dependency {
+                        service: name.as_str().to_owned(),
+                        healthy,
+                        at: position(name),
+                    })
+                })
+                .collect(),
+            Node::Scalar(s) => Err(self.at(
+                s.span(),
+                "`depends_on` must be a list or a mapping".to_owned(),
+                None,
+            )),
+        }
+    }
+
+    /// Every `depends_on` names another service of the file, and none
+    /// depends on itself through others.
+    fn check_dependencies(&self, services: &[ComposeService]) -> Result<(), ScenarioError> {
+        let error = |d: &Dependency, message: String, hint: Option<String>| ScenarioError {
+            path: self.path.clone(),
+            line: d.at.0,
+            col: d.at.1,
+            message,
+            hint,
+        };
+        for s in services {
+            for d in &s.depends_on {
+                if !services.iter().any(|o| o.name == d.service) {
+                    let names: Vec<&str> = services.iter().map(|o| o.name.as_str()).collect();
+                    return Err(error(
+                        d,
+                        format!(
+                            "service `{}` depends on `{}`, which the file does not have",
+                            s.name, d.service
+                        ),
+                        Some(format!("services here: {}", names.join(", "))),
+                    ));
+                }
+            }
+        }
+        // Depth-first from each service; a name met again on the current
+        // path closes a cycle.
+        fn visit<'a>(
+            name: &'a str,
+            services: &'a [ComposeService],
+            path: &mut Vec<&'a str>,
+            done: &mut std::collections::BTreeSet<&'a str>,
+        ) -> Option<(Vec<&'a str>, &'a Dependency)> {
+            let service = services.iter().find(|s| s.name == name)?;
+            path.push(name);
+            for d in &service.depends_on {
+                if let Some(start) = path.iter().position(|p| *p == d.service) {
+                    let mut cycle = path[start..].to_vec();
+                    cycle.push(&d.service);
+                    return Some((cycle, d));
+                }
+                if !done.contains(d.service.as_str()) {
+                    if let Some(found) = visit(&d.service, services, path, done) {
+                        return Some(found);
+                    }
+                }
+            }
+            path.pop();
+            done.insert(name);
+            None
+        }
+        let mut done = std::collections::BTreeSet::new();
+        for s in services {
+            if let Some((cycle, d)) = visit(&s.name, services, &mut Vec::new(), &mut done) {
+                return Err(error(
+                    d,
+                    format!(
+                        "`depends_on` goes round in a circle: {}",
+                        cycle.join(" -> ")
+                    ),
+                    None,
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn deploy(&self, node: &Node) -> Result<Option<u32>, ScenarioError> {
         let map = self.mapping(node, "`deploy`")?;
         let mut replicas = None;
@@ -614,7 +792,7 @@ services:
         let table: &[(&str, &str)] = &[
             (
                 &format!("{LEDGER}    volumes: [\"./data:/data\"]\n"),
-                "compose.yml:4:5: unsupported compose key `volumes` in service `ledger`\n  (hint: squall reads `image`, `command`, `entrypoint`, `environment`, `ports`, `expose`, `healthcheck`, `deploy`)",
+                "compose.yml:4:5: unsupported compose key `volumes` in service `ledger`\n  (hint: squall reads `image`, `command`, `entrypoint`, `environment`, `ports`, `expose`, `healthcheck`, `depends_on`, `deploy`)",
             ),
             (
                 &format!("{LEDGER}    build: .\n"),
@@ -758,6 +936,62 @@ services:
         assert!(
             bad.starts_with("DIR/docker-compose.yml:4:5: unsupported compose key `privileged`"),
             "{bad}"
+        );
+    }
+
+    const THREE: &str = "services:\n  db:\n    image: acme/db:1\n  ledger:\n    image: acme/ledger:1\n    depends_on:\n      db:\n        condition: service_healthy\n  gateway:\n    image: acme/gw:1\n    depends_on: [ledger, db]\n";
+
+    #[test]
+    fn depends_on_is_read_in_both_forms_and_orders_the_start() {
+        let s = parse(THREE, Path::new("compose.yml")).unwrap();
+        assert_eq!(
+            s[1].depends_on,
+            vec![Dependency {
+                service: "db".into(),
+                healthy: true,
+                at: (7, 7)
+            }]
+        );
+        let gateway: Vec<(&str, bool)> = s[2]
+            .depends_on
+            .iter()
+            .map(|d| (d.service.as_str(), d.healthy))
+            .collect();
+        assert_eq!(gateway, [("ledger", false), ("db", false)]);
+        let waves = start_waves(&s);
+        assert_eq!(
+            waves.into_iter().collect::<Vec<_>>(),
+            [
+                ("db".to_owned(), 0),
+                ("gateway".to_owned(), 2),
+                ("ledger".to_owned(), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn depends_on_an_unknown_service_or_in_a_circle_is_an_error_at_the_name() {
+        let unknown = THREE.replace("[ledger, db]", "[ledger, cache]");
+        assert_eq!(
+            error(&unknown),
+            "compose.yml:11:26: service `gateway` depends on `cache`, which the file does not have\n  (hint: services here: db, ledger, gateway)"
+        );
+        let circle = THREE.replace(
+            "  db:\n    image: acme/db:1\n",
+            "  db:\n    image: acme/db:1\n    depends_on: [gateway]\n",
+        );
+        let e = error(&circle);
+        assert!(
+            e.contains("`depends_on` goes round in a circle: db -> gateway -> ledger -> db"),
+            "{e}"
+        );
+        let completed = THREE.replace("service_healthy", "service_completed_successfully");
+        assert!(
+            error(&completed).contains(
+                "compose.yml:8:20: unsupported `condition: service_completed_successfully`"
+            ),
+            "{}",
+            error(&completed)
         );
     }
 }

@@ -1,6 +1,7 @@
 //! `[docker] compose`: a compose file's services on the real engine. The
-//! third-party image is BusyBox httpd (`examples/support/busybox.rs`), built
-//! offline once per test binary.
+//! third-party images are BusyBox httpd (`examples/support/busybox.rs`) and
+//! HAProxy (`examples/support/haproxy.rs`), built offline once per test
+//! binary.
 
 use std::process::Command;
 use std::sync::OnceLock;
@@ -10,6 +11,9 @@ use crate::{leftovers, rt, setup};
 #[path = "../../examples/support/busybox.rs"]
 #[allow(dead_code)]
 mod busybox;
+#[path = "../../examples/support/haproxy.rs"]
+#[allow(dead_code)]
+mod haproxy;
 
 const SQUALL: &str = env!("CARGO_BIN_EXE_squall");
 
@@ -42,6 +46,17 @@ pub fn busybox_image() {
     });
     if let Err(e) = built {
         panic!("the compose tests need the busybox image: {e}");
+    }
+}
+
+static HAPROXY: OnceLock<Result<(), String>> = OnceLock::new();
+
+/// Builds `squall-haproxy:latest` once (this machine's Debian HAProxy).
+pub fn haproxy_image() {
+    let built = HAPROXY
+        .get_or_init(|| rt().block_on(async { haproxy::build(&crate::docker().await).await }));
+    if let Err(e) = built {
+        panic!("the HAProxy scenarios need the haproxy image: {e}");
     }
 }
 
@@ -172,5 +187,51 @@ fn an_error_fault_on_a_third_party_image_comes_at_the_asked_rate() {
     assert!(during > 700, "{during} requests in the fault");
     assert!((rate - 0.3).abs() < 0.06, "measured {rate:.3}");
     assert_eq!(outside_bad, 0);
+    assert_nothing_added(&was);
+}
+
+/// Three `web` replicas whose health endpoint appears 2 s after they start,
+/// and a `probe` that, as it starts, asks each replica by instance name for
+/// it and resolves the service name `web`; it exits (and never answers)
+/// unless all three answer and `web` resolves to three addresses.
+fn dependants(depends_on: &str) -> String {
+    format!(
+        r#"services:
+  web:
+    image: squall-busybox:latest
+    command: ["/bin/sh", "-c", "/bin/busybox rm /www/health; (/bin/busybox sleep 2; echo ok > /www/health) & exec /bin/busybox httpd -f -p 8080 -h /www"]
+    ports: ["8080"]
+    deploy:
+      replicas: 3
+    healthcheck:
+      test: ["CMD", "/bin/busybox", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/health"]
+      interval: 250ms
+      timeout: 1s
+      retries: 40
+  probe:
+    image: squall-busybox:latest
+    command: ["/bin/sh", "-c", "for i in 1 2 3; do /bin/busybox wget -q -O /dev/null http://web-$i:8080/health || exit 1; done; [ $(/bin/busybox nslookup web | /bin/busybox grep -c '^Address: 10[.]213[.]') -eq 3 ] || exit 1; exec /bin/busybox httpd -f -p 8080 -h /www"]
+    ports: ["8080"]
+{depends_on}"#
+    )
+}
+
+#[test]
+fn depends_on_starts_a_service_after_its_healthy_dependency_and_the_service_name_resolves_to_every_replica(
+) {
+    let _lock = setup();
+    let was = before();
+    busybox_image();
+    let scenario = SCENARIO.replace("target = \"web\"", "target = \"probe\"");
+    let (code, err) = run(
+        &scenario,
+        &dependants("    depends_on:\n      web:\n        condition: service_healthy\n"),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    // Without `depends_on`, the probe starts right after the replicas, asks
+    // before their health endpoint exists, and exits.
+    let (code, err) = run(&scenario, &dependants(""));
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("probe-1"), "{err}");
     assert_nothing_added(&was);
 }

@@ -312,6 +312,7 @@ static NO_COMPOSE: ComposeService = ComposeService {
     environment: Vec::new(),
     port: None,
     healthcheck: None,
+    depends_on: Vec::new(),
     replicas: None,
     at: String::new(),
 };
