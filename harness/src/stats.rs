@@ -142,6 +142,16 @@ impl Tally {
         self.max()
     }
 
+    /// Requests slower than `bound` (compared to the microsecond, as
+    /// percentiles are).
+    pub fn slower_than(&self, bound: Duration) -> u64 {
+        let us = u64::try_from(bound.as_micros()).unwrap_or(u64::MAX);
+        self.latencies_us
+            .range(us.saturating_add(1)..)
+            .map(|(_, &count)| count)
+            .sum()
+    }
+
     /// The largest latency, to the microsecond; zero for no requests.
     pub fn max(&self) -> Duration {
         self.latencies_us

@@ -469,10 +469,10 @@ fn propagation_on_both_ends_cuts_deadline_and_inverted_timeouts() {
     );
     assert_eq!(check(&all), []);
     let scenario = parse(&all);
-    // 150ms + 2ms as written; cut to the deadline less the 2ms reserve.
+    // 150ms + 2ms as written; cut to the deadline less the reserve.
     assert_eq!(
         squall::check::entry_bound(&scenario),
-        Some(Duration::from_millis(98))
+        Some(Duration::from_millis(100) - squall_fixture::deadline::RESERVE)
     );
 }
 

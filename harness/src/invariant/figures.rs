@@ -124,6 +124,52 @@ impl WindowFigures {
     }
 }
 
+/// How far the run after the last heal may be from the baseline and still
+/// count as recovered: p99 within twice the baseline's (or 10 ms above it, for
+/// very fast baselines), success at most one point below it.
+const RECOVERY_P99_FACTOR: u32 = 2;
+const RECOVERY_P99_SLACK: Duration = Duration::from_millis(10);
+const RECOVERY_SUCCESS_SLACK: f64 = 0.01;
+
+/// What the recovery invariant compares the windows after the last heal to,
+/// from the baseline phase's figures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecoveryBounds {
+    /// The baseline's p99, to the microsecond, as a report prints it.
+    pub base_p99: Duration,
+    /// The baseline's success, degraded answers counted as success.
+    pub base_success: f64,
+    /// The largest p99 that counts as recovered.
+    pub p99: Duration,
+    /// The lowest success that counts as recovered.
+    pub success: f64,
+}
+
+impl RecoveryBounds {
+    pub fn of(baseline: &Summary) -> Self {
+        let base_p99 = Duration::from_micros((baseline.p99_ms * 1000.0) as u64);
+        let base_success = baseline.success_ratio(true);
+        RecoveryBounds {
+            base_p99,
+            base_success,
+            p99: (base_p99 * RECOVERY_P99_FACTOR).max(base_p99 + RECOVERY_P99_SLACK),
+            success: base_success - RECOVERY_SUCCESS_SLACK,
+        }
+    }
+
+    /// Whether `requests` of which `slow` were slower than [`Self::p99`] and
+    /// `succeeded` succeeded are within bounds: their nearest-rank p99 is at
+    /// most the bound exactly when no more than `requests - rank(99%)` are
+    /// slower than it.
+    pub fn hold(&self, requests: u64, slow: u64, succeeded: u64) -> bool {
+        if requests == 0 {
+            return true;
+        }
+        let rank = ((0.99 * requests as f64).ceil() as u64).clamp(1, requests);
+        slow <= requests - rank && succeeded as f64 / requests as f64 >= self.success
+    }
+}
+
 /// One of the recovery invariant's one-second windows after the last heal.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RecoveryWindow {
@@ -131,6 +177,11 @@ pub struct RecoveryWindow {
     pub p99: Duration,
     /// Degraded answers count as success.
     pub success: f64,
+    pub requests: u64,
+    /// Requests slower than the [`RecoveryBounds::p99`] bound.
+    pub slow: u64,
+    /// Requests answered ok or degraded.
+    pub succeeded: u64,
 }
 
 /// The recovery invariant's windows: one second each from the last heal on.
@@ -138,6 +189,10 @@ pub struct RecoveryWindow {
 pub struct RecoveryFigures {
     heal: Option<Duration>,
     end: Duration,
+    /// Worked out from the baseline when the first window closes: every
+    /// request of the baseline (before the first fault) is counted by then,
+    /// since seconds close in order and the heal comes after the fault.
+    bounds: Option<RecoveryBounds>,
     /// Windows still filling, by their number after the heal.
     open: BTreeMap<u64, Tally>,
     /// Windows with requests, in time order.
@@ -152,7 +207,7 @@ impl RecoveryFigures {
     }
 
     /// Counts the requests of second `t`, then closes the windows that end by `t + 1`.
-    fn second(&mut self, t: u64, entries: &[Entry]) {
+    fn second(&mut self, t: u64, entries: &[Entry], baseline: &Tally) {
         let Some(heal) = self.heal else { return };
         for e in entries.iter().filter(|e| e.scheduled >= heal) {
             let k = ((e.scheduled - heal).as_nanos() / 1_000_000_000) as u64;
@@ -163,11 +218,14 @@ impl RecoveryFigures {
             if self.window(k).1 > closed_to {
                 break;
             }
-            self.close_first();
+            self.close_first(baseline);
         }
     }
 
-    fn close_first(&mut self) {
+    fn close_first(&mut self, baseline: &Tally) {
+        let bounds = *self
+            .bounds
+            .get_or_insert_with(|| RecoveryBounds::of(&baseline.summary()));
         if let Some((k, tally)) = self.open.pop_first() {
             let s = tally.summary();
             self.windows.push(RecoveryWindow {
@@ -175,6 +233,9 @@ impl RecoveryFigures {
                 // The figure as a report shows it (microseconds), as before.
                 p99: Duration::from_micros((s.p99_ms * 1000.0) as u64),
                 success: s.success_ratio(true),
+                requests: s.requests,
+                slow: tally.slower_than(bounds.p99),
+                succeeded: s.ok + s.degraded,
             });
         }
     }
@@ -342,6 +403,7 @@ impl Figures {
                 InvariantKind::Recovery { .. } => InvariantFigures::Recovery(RecoveryFigures {
                     heal: phases.last_heal,
                     end: phases.end,
+                    bounds: None,
                     open: BTreeMap::new(),
                     windows: Vec::new(),
                 }),
@@ -555,10 +617,11 @@ impl Figures {
         while (self.per_second.len() as u64) < self.seconds {
             self.close(OpenSecond::default());
         }
+        let baseline = &self.phase_figures[0].tally;
         for inv in &mut self.invariants {
             if let InvariantFigures::Recovery(r) = inv {
                 while !r.open.is_empty() {
-                    r.close_first();
+                    r.close_first(baseline);
                 }
             }
         }
@@ -614,7 +677,9 @@ impl Figures {
         for inv in &mut self.invariants {
             match inv {
                 InvariantFigures::Window(w) => w.second(t, &entries),
-                InvariantFigures::Recovery(r) => r.second(t, &entries),
+                InvariantFigures::Recovery(r) => {
+                    r.second(t, &entries, &self.phase_figures[0].tally)
+                }
                 InvariantFigures::Run => {}
             }
         }

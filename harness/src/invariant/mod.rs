@@ -19,8 +19,8 @@ mod verdict;
 use std::time::Duration;
 
 pub use figures::{
-    Bucket, Exemplar, FailureKind, Figures, HopKey, InvariantFigures, RecoveryFigures,
-    RecoveryWindow, WindowFigures, FIRST_FAILURES, SLOWEST,
+    Bucket, Exemplar, FailureKind, Figures, HopKey, InvariantFigures, RecoveryBounds,
+    RecoveryFigures, RecoveryWindow, WindowFigures, FIRST_FAILURES, SLOWEST,
 };
 pub use phase::{window_name, within, Phases};
 pub use verdict::{Unit, Verdict, VerdictKind};
@@ -267,13 +267,6 @@ fn success(
     }
 }
 
-/// How far a one-second window after the last heal may be from the baseline
-/// and still count as recovered: p99 within twice the baseline's (or 10 ms
-/// above it, for very fast baselines), success at most one point below it.
-const RECOVERY_P99_FACTOR: u32 = 2;
-const RECOVERY_P99_SLACK: Duration = Duration::from_millis(10);
-const RECOVERY_SUCCESS_SLACK: f64 = 0.01;
-
 fn recovery(
     id: InvariantId,
     record: &RunRecord,
@@ -309,44 +302,42 @@ fn recovery(
                 .into(),
         );
     }
-    let base = baseline.summary();
-    let base_p99 = Duration::from_micros((base.p99_ms * 1000.0) as u64);
-    let p99_bound = (base_p99 * RECOVERY_P99_FACTOR).max(base_p99 + RECOVERY_P99_SLACK);
-    let success_bound = base.success_ratio(true) - RECOVERY_SUCCESS_SLACK;
-    // One-second windows from the heal on; recovered from the first window
-    // after which every window is back within bounds.
-    let windows: Vec<_> = r
-        .windows
-        .iter()
-        .map(|w| {
-            let good = w.p99 <= p99_bound && w.success >= success_bound;
-            (w.window, good, w.p99, w.success)
-        })
-        .collect();
-    let first_good_tail = windows
-        .iter()
-        .rposition(|w| !w.1)
-        .map(|i| i + 1)
-        .unwrap_or(0);
+    let bounds = RecoveryBounds::of(&baseline.summary());
+    let base_p99 = bounds.base_p99;
+    // One-second windows from the heal on. The run has recovered from the
+    // first window from which the rest of the run, taken together, is within
+    // the bounds: one noisy second near the end (a few slow requests of fifty
+    // make a window's p99 its maximum) does not undo a recovery the seconds
+    // around it show, while a window that is itself out of bounds before a
+    // recovered tail still marks the recovery as later.
+    let windows = &r.windows;
+    let mut tail = (0, 0, 0);
+    let mut first_good_tail = windows.len();
+    for (i, w) in windows.iter().enumerate().rev() {
+        tail = (tail.0 + w.requests, tail.1 + w.slow, tail.2 + w.succeeded);
+        if bounds.hold(tail.0, tail.1, tail.2) {
+            first_good_tail = i;
+        }
+    }
     let after = match windows.get(first_good_tail) {
-        Some(w) => w.0 .0 - heal,
+        Some(w) => w.window.0 - heal,
         None => {
             let worst = windows.last().map(|w| {
                 format!(
                     " (last window {}: p99 {}, success {})",
-                    span_name(w.0),
-                    fmt_duration(w.2),
-                    pct(w.3)
+                    span_name(w.window),
+                    fmt_duration(w.p99),
+                    pct(w.success)
                 )
             });
             return Verdict {
-                worst_window: windows.last().map(|w| span_name(w.0)),
+                worst_window: windows.last().map(|w| span_name(w.window)),
                 ..fail(format!(
                     "not recovered by the end of the run, {} after the last heal at {}: baseline p99 {}, success {}{}",
                     fmt_duration(phases.end - heal),
                     fmt_duration(heal),
                     fmt_duration(base_p99),
-                    pct(base.success_ratio(true)),
+                    pct(bounds.base_success),
                     worst.unwrap_or_default()
                 ))
             };
@@ -366,7 +357,7 @@ fn recovery(
         if held { "within" } else { "later than" },
         fmt_duration(within_d),
         fmt_duration(base_p99),
-        pct(base.success_ratio(true)),
+        pct(bounds.base_success),
     );
     let worst = if held {
         None
@@ -374,11 +365,11 @@ fn recovery(
         let w = windows[first_good_tail - 1];
         message.push_str(&format!(
             " (last bad window {}: p99 {}, success {})",
-            span_name(w.0),
-            fmt_duration(w.2),
-            pct(w.3)
+            span_name(w.window),
+            fmt_duration(w.p99),
+            pct(w.success)
         ));
-        Some(span_name(w.0))
+        Some(span_name(w.window))
     };
     Verdict {
         id,

@@ -286,6 +286,39 @@ fn recovery_measures_from_the_last_heal_to_the_first_good_second() {
 }
 
 #[test]
+fn recovery_judges_the_seconds_to_the_end_together_so_one_noisy_second_does_not_undo_it() {
+    // Baseline 10ms (bound 20ms); 100 requests a second. Two requests of the
+    // last second at 40ms make that second's p99 40ms, but the five seconds
+    // from the heal on, together, are within bounds.
+    let noisy = |t: u64| if t == 9500 || t == 9510 { 40 } else { 10 };
+    let r = record(10, noisy, |_| Outcome::Ok, &[(3, Some(5))]);
+    let v = recovery(&r, &phases(&r), S);
+    assert!(v.held, "{v:?}");
+    assert_eq!(v.observed, Some(0.0));
+    // A second that is out of bounds by itself still holds recovery back
+    // until after it, even with good seconds before it.
+    let bad_second = |t: u64| if (7000..8000).contains(&t) { 40 } else { 10 };
+    let r = record(10, bad_second, |_| Outcome::Ok, &[(3, Some(5))]);
+    let v = recovery(&r, &phases(&r), 5 * S);
+    assert!(v.held, "{v:?}");
+    assert_eq!(v.observed, Some(3.0), "{}", v.message);
+    let late = recovery(&r, &phases(&r), 2 * S);
+    assert!(!late.held);
+    assert_eq!(late.worst_window.as_deref(), Some("7s..8s"));
+    // Failures count the same way: 3 errors in the last second (97%, bound 99%).
+    let errors = |t: u64| {
+        if (9000..9030).contains(&t) {
+            Outcome::Error(503)
+        } else {
+            Outcome::Ok
+        }
+    };
+    let r = record(10, |_| 10, errors, &[(3, Some(5))]);
+    let v = recovery(&r, &phases(&r), S);
+    assert!(v.held, "{v:?}");
+}
+
+#[test]
 fn recovery_in_the_first_window_says_so_without_a_false_precision() {
     // Windows are whole seconds: an immediate recovery is "in the first second", not "0ms".
     let r = record(10, |_| 10, |_| Outcome::Ok, &[(3, Some(5))]);
