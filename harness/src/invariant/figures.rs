@@ -175,13 +175,18 @@ impl RecoveryBounds {
 pub struct RecoveryWindow {
     pub window: (Duration, Duration),
     pub p99: Duration,
-    /// Degraded answers count as success.
-    pub success: f64,
     pub requests: u64,
     /// Requests slower than the [`RecoveryBounds::p99`] bound.
     pub slow: u64,
     /// Requests answered ok or degraded.
     pub succeeded: u64,
+}
+
+impl RecoveryWindow {
+    /// Degraded answers count as success.
+    pub fn success(&self) -> f64 {
+        self.succeeded as f64 / self.requests.max(1) as f64
+    }
 }
 
 /// The recovery invariant's windows: one second each from the last heal on.
@@ -192,7 +197,8 @@ pub struct RecoveryFigures {
     /// Worked out from the baseline when the first window closes: every
     /// request of the baseline (before the first fault) is counted by then,
     /// since seconds close in order and the heal comes after the fault.
-    bounds: Option<RecoveryBounds>,
+    /// `None` while no window has closed.
+    pub bounds: Option<RecoveryBounds>,
     /// Windows still filling, by their number after the heal.
     open: BTreeMap<u64, Tally>,
     /// Windows with requests, in time order.
@@ -232,7 +238,6 @@ impl RecoveryFigures {
                 window: self.window(k),
                 // The figure as a report shows it (microseconds), as before.
                 p99: Duration::from_micros((s.p99_ms * 1000.0) as u64),
-                success: s.success_ratio(true),
                 requests: s.requests,
                 slow: tally.slower_than(bounds.p99),
                 succeeded: s.ok + s.degraded,

@@ -302,7 +302,10 @@ fn recovery(
                 .into(),
         );
     }
-    let bounds = RecoveryBounds::of(&baseline.summary());
+    // The bounds the windows' slow requests were counted against.
+    let bounds = r
+        .bounds
+        .unwrap_or_else(|| RecoveryBounds::of(&baseline.summary()));
     let base_p99 = bounds.base_p99;
     // One-second windows from the heal on. The run has recovered from the
     // first window from which the rest of the run, taken together, is within
@@ -311,11 +314,13 @@ fn recovery(
     // around it show, while a window that is itself out of bounds before a
     // recovered tail still marks the recovery as later.
     let windows = &r.windows;
-    let mut tail = (0, 0, 0);
+    let (mut requests, mut slow, mut succeeded) = (0, 0, 0);
     let mut first_good_tail = windows.len();
     for (i, w) in windows.iter().enumerate().rev() {
-        tail = (tail.0 + w.requests, tail.1 + w.slow, tail.2 + w.succeeded);
-        if bounds.hold(tail.0, tail.1, tail.2) {
+        requests += w.requests;
+        slow += w.slow;
+        succeeded += w.succeeded;
+        if bounds.hold(requests, slow, succeeded) {
             first_good_tail = i;
         }
     }
@@ -327,7 +332,7 @@ fn recovery(
                     " (last window {}: p99 {}, success {})",
                     span_name(w.window),
                     fmt_duration(w.p99),
-                    pct(w.success)
+                    pct(w.success())
                 )
             });
             return Verdict {
@@ -367,7 +372,7 @@ fn recovery(
             " (last bad window {}: p99 {}, success {})",
             span_name(w.window),
             fmt_duration(w.p99),
-            pct(w.success)
+            pct(w.success())
         ));
         Some(span_name(w.window))
     };
