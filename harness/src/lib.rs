@@ -29,6 +29,7 @@ pub mod invariant;
 pub mod record;
 pub mod report;
 pub mod scenario;
+pub mod service;
 pub mod sim;
 pub mod stats;
 pub mod suite;

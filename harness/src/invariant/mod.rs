@@ -34,13 +34,57 @@ use crate::stats::ms;
 /// figures the backend streamed, or (a record without them: Docker, tests) on
 /// figures worked out from its requests and traces.
 pub fn evaluate(scenario: &Scenario, record: &RunRecord) -> Vec<Verdict> {
-    match &record.figures {
-        Some(figures) => judge(scenario, record, figures),
-        None => judge(scenario, record, &Figures::of_record(scenario, record)),
+    evaluate_blind(scenario, record, &Blind::default())
+}
+
+/// Services squall cannot see inside beyond those [`evaluate`] knows of (a
+/// Docker image of a team's own): code services run without squall's server
+/// layer ([`crate::service`]), which keep no spans and count no requests.
+#[derive(Debug, Clone, Default)]
+pub struct Blind {
+    code: Vec<String>,
+}
+
+impl Blind {
+    /// `service` is code that does not use squall's server layer.
+    pub fn code_without_layer(&mut self, service: &str) {
+        self.code.push(service.to_owned());
     }
 }
 
-fn judge(scenario: &Scenario, record: &RunRecord, figures: &Figures) -> Vec<Verdict> {
+/// Why squall cannot see inside a service.
+enum Unseen<'a> {
+    /// A Docker image of its own.
+    Image(&'a str),
+    /// Code without squall's server layer.
+    Code,
+}
+
+/// [`evaluate`], with the code services in `blind` not measured.
+pub fn evaluate_blind(scenario: &Scenario, record: &RunRecord, blind: &Blind) -> Vec<Verdict> {
+    match &record.figures {
+        Some(figures) => judge(scenario, record, figures, blind),
+        None => judge(
+            scenario,
+            record,
+            &Figures::of_record(scenario, record),
+            blind,
+        ),
+    }
+}
+
+fn judge(
+    scenario: &Scenario,
+    record: &RunRecord,
+    figures: &Figures,
+    blind_code: &Blind,
+) -> Vec<Verdict> {
+    let unseen = |service: &str| -> Option<Unseen<'_>> {
+        if blind_code.code.iter().any(|s| s == service) {
+            return Some(Unseen::Code);
+        }
+        unmeasured(scenario, record, service).map(Unseen::Image)
+    };
     let run = InvariantFigures::Run;
     scenario
         .invariants
@@ -72,20 +116,22 @@ fn judge(scenario: &Scenario, record: &RunRecord, figures: &Figures) -> Vec<Verd
                 (InvariantKind::Recovery { within }, InvariantFigures::Recovery(r)) => {
                     recovery(id, record, figures, r, *within)
                 }
-                (InvariantKind::Amplification { service, max }, _) => {
-                    match unmeasured(scenario, record, service) {
-                        Some(image) => amplification_unmeasured(id, service, image, *max),
-                        None => amplification(id, record, figures, service, *max),
+                (InvariantKind::Amplification { service, max }, _) => match unseen(service) {
+                    Some(Unseen::Image(image)) => {
+                        amplification_unmeasured(id, service, image, *max)
                     }
-                }
+                    Some(Unseen::Code) => amplification_uncounted_code(id, service, *max),
+                    None => amplification(id, record, figures, service, *max),
+                },
                 (InvariantKind::WastedWork { max_ratio }, _) => {
                     let blind: Vec<String> = scenario
                         .services
                         .keys()
-                        .filter(|s| unmeasured(scenario, record, s).is_some())
+                        .filter(|s| unseen(s).is_some())
                         .map(|s| format!("`{s}`"))
                         .collect();
-                    wasted_work(id, record, figures, *max_ratio, &blind)
+                    let code = !blind_code.code.is_empty();
+                    wasted_work(id, record, figures, *max_ratio, &blind, code)
                 }
                 // `Figures::new` gives each invariant the figures of its kind.
                 (_, _) => unreachable!("figures of another kind for invariant {i}"),
@@ -422,6 +468,27 @@ fn amplification_unmeasured(id: InvariantId, service: &str, image: &str, max: f6
     }
 }
 
+/// Amplification at a code service without squall's server layer: nothing
+/// counts the calls that reach it.
+fn amplification_uncounted_code(id: InvariantId, service: &str, max: f64) -> Verdict {
+    Verdict {
+        id,
+        kind: VerdictKind::Amplification,
+        label: format!("amplification {service}"),
+        held: false,
+        observed: None,
+        limit: max,
+        unit: Unit::CallsPerRequest,
+        during: "all".into(),
+        worst_window: None,
+        message: format!(
+            "not measured: `{service}` is code without squall's server layer, so nothing counts \
+             the calls that reach it (hint: add `.layer(ctx.layer())` to its router and provide \
+             it with `service`)"
+        ),
+    }
+}
+
 fn amplification(
     id: InvariantId,
     record: &RunRecord,
@@ -458,13 +525,15 @@ fn amplification(
     }
 }
 
-/// `blind`: services squall cannot see inside (their work is not counted).
+/// `blind`: services squall cannot see inside (their work is not counted);
+/// `code`: some of them are code services without squall's server layer.
 fn wasted_work(
     id: InvariantId,
     record: &RunRecord,
     figures: &Figures,
     max_ratio: f64,
     blind: &[String],
+    code: bool,
 ) -> Verdict {
     let work = figures.work;
     let ratio = work.wasted_ratio();
@@ -484,6 +553,13 @@ fn wasted_work(
         worst_window: None,
         message,
     };
+    if all_blind && code {
+        return not_measured(format!(
+            "not measured: no service keeps squall's spans ({}: code without squall's server \
+             layer, or images of their own) (hint: add `.layer(ctx.layer())` to each router)",
+            blind.join(", ")
+        ));
+    }
     if all_blind {
         return not_measured(format!(
             "not measured: no service keeps squall's spans ({} run images of their own)",
@@ -525,8 +601,13 @@ fn wasted_work(
     }
     if !blind.is_empty() {
         message.push_str(&format!(
-            "; not measured at {} (an image of its own keeps no spans)",
-            blind.join(", ")
+            "; not measured at {} ({})",
+            blind.join(", "),
+            if code {
+                "code without squall's server layer keeps no spans"
+            } else {
+                "an image of its own keeps no spans"
+            }
         ));
     }
     Verdict {
@@ -544,9 +625,14 @@ fn wasted_work(
 }
 
 /// How many services the run had: those with counters, plus the `blind` ones
-/// (which have none).
+/// (a Docker image has none; a code service's are zeros, counted once).
 fn record_services(record: &RunRecord, blind: &[String]) -> usize {
-    record.received.len() + blind.len()
+    let seen = record
+        .received
+        .keys()
+        .filter(|s| !blind.contains(&format!("`{s}`")))
+        .count();
+    seen + blind.len()
 }
 
 /// `0.5%`, `99.95%`: a ratio as a percentage, trailing zeros trimmed.

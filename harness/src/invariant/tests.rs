@@ -114,7 +114,7 @@ fn recovery(r: &RunRecord, p: &Phases, within: Duration) -> Verdict {
 
 fn wasted_work(r: &RunRecord, max_ratio: f64) -> Verdict {
     let f = figures_of(r, &phases(r), InvariantKind::WastedWork { max_ratio });
-    super::wasted_work(InvariantId(0), r, &f, max_ratio, &[])
+    super::wasted_work(InvariantId(0), r, &f, max_ratio, &[], false)
 }
 
 fn amplification(r: &RunRecord, service: &str, max: f64) -> Verdict {

@@ -25,7 +25,9 @@ use crate::engine::{self as core, Backend, BackendKind, Desired, RunError, RunOp
 use crate::fault::{self, WORKLOAD_HOST};
 use crate::record::RunRecord;
 use crate::scenario::Scenario;
-use crate::topology::{authority, instance_configs};
+use crate::service::net::{Names, Net};
+use crate::service::{CodeService, Context, Provided};
+use crate::topology::{authority, instance_configs, PORT};
 
 use network::Network;
 
@@ -38,7 +40,23 @@ const DRAIN: Duration = Duration::from_secs(5);
 
 /// Runs `scenario` in the simulator.
 pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError> {
-    core::ready(core::run::<Simulator>(BackendKind::Sim, scenario, opts, ())).unwrap_or_else(|| {
+    run_with(scenario, opts, Provided::default())
+}
+
+/// Runs `scenario` in the simulator with the services in `provided` run by
+/// their code instead of the fixture ([`crate::service::Simulation`]).
+pub fn run_with(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    provided: Provided,
+) -> Result<RunRecord, RunError> {
+    core::ready(core::run::<Simulator>(
+        BackendKind::Sim,
+        scenario,
+        opts,
+        provided,
+    ))
+    .unwrap_or_else(|| {
         Err(RunError::Backend(
             "the simulator waited on something outside the simulation".into(),
         ))
@@ -59,9 +77,10 @@ pub struct Simulator {
 }
 
 impl Backend for Simulator {
-    type Extra = ();
+    /// The services run by code instead of the fixture.
+    type Extra = Provided;
 
-    async fn up(setup: Setup<'_>, (): ()) -> Result<Self, RunError> {
+    async fn up(setup: Setup<'_>, provided: Provided) -> Result<Self, RunError> {
         let Setup {
             scenario,
             seed,
@@ -88,14 +107,21 @@ impl Backend for Simulator {
             )
             .build();
 
+        let names = Arc::new(Names::new(fault::instances(scenario)));
         let mut controls: IndexMap<String, Control> = IndexMap::new();
         for config in configs {
             let control = Control::default();
             controls.insert(config.instance.clone(), control.clone());
             let name = config.instance.clone();
-            sim.host(name.as_str(), move || {
-                squall_fixture::serve_sim(config.clone(), control.clone())
-            });
+            match provided.get(&config.service) {
+                Some(code) => {
+                    let start = code_start(&code.0, config, control, &names);
+                    sim.host(name.as_str(), start);
+                }
+                None => sim.host(name.as_str(), move || {
+                    squall_fixture::serve_sim(config.clone(), control.clone())
+                }),
+            }
         }
 
         let load_start = Rc::new(Cell::new(Duration::ZERO));
@@ -197,5 +223,47 @@ impl Backend for Simulator {
 
     async fn down(self, ended: Result<(), RunError>) -> Result<(), RunError> {
         ended
+    }
+}
+
+/// The host closure of a code service's instance: each call (the first
+/// start, and turmoil's `bounce` after a kill or a restart) starts the code
+/// again with a fresh [`Context`] on the same [`Control`].
+fn code_start(
+    code: &CodeService,
+    config: squall_fixture::InstanceConfig,
+    control: Control,
+    names: &Arc<Names>,
+) -> impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = turmoil::Result>>> {
+    let code = code.clone();
+    let names = Arc::clone(names);
+    let starts = Cell::new(0u64);
+    let replica = config
+        .instance
+        .rsplit_once('-')
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or(1);
+    move || {
+        let start = starts.get();
+        starts.set(start + 1);
+        let ctx = Context {
+            service: config.service.clone(),
+            instance: config.instance.clone(),
+            replica,
+            seed: config.seed,
+            start,
+            port: PORT,
+            net: Net::Sim,
+            dependencies: config.upstreams.clone(),
+            names: Arc::clone(&names),
+            tap: Some(crate::service::layer::Tap::new(
+                control.clone(),
+                &config.instance,
+                config.seed,
+                start,
+            )),
+            layered: Arc::clone(&code.built_layer),
+        };
+        (code.start)(ctx)
     }
 }
