@@ -1,11 +1,7 @@
 //! The determinism self-check: one scenario and seed, run twice, gives a
 //! byte-identical `report.json` and `report.html`; another seed gives another.
 //!
-//! This binary holds a single test on purpose. Two simulations running at the
-//! same moment on two threads of one process can diverge after a `kill`
-//! (turmoil replaces the crashed host's tokio runtime; the shared state
-//! involved is not yet pinned down, see docs/simulator.md), so the check runs
-//! where nothing else runs beside it, as `squall run` does.
+//! Runs on threads of one process are checked by `threads.rs`.
 
 use std::path::Path;
 

@@ -15,8 +15,7 @@
 //! ```
 //!
 //! Each scenario runs in a process of its own (`squall run --out <tmp>`), as
-//! users run it: two simulations on two threads of one process can diverge
-//! after a `kill` (docs/simulator.md), separate processes cannot. Up to
+//! users run it, so the binary and its CLI are what is checked. Up to
 //! [`MAX_JOBS`] processes run at once, longest first, so the whole set takes
 //! about as long as its longest scenario on a two-core machine. On a mismatch
 //! the report that was written is kept under the test target's temporary

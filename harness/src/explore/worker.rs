@@ -3,10 +3,10 @@
 //! on stdin and writing one JSON [`CaseResult`] line per case on stdout
 //! ([`serve`], handed its input and output by the CLI).
 //!
-//! Processes, not threads: two simulations running at the same moment on two
-//! threads of one process can diverge after a `kill` (docs/simulator.md,
-//! "Known limit"), while simulations one after another in one process, or in
-//! separate processes, are identical. Each worker runs its cases one at a
+//! Processes rather than threads: simulations on threads of one process are
+//! as deterministic (docs/simulator.md, "Threads and tokio's task ids"), but
+//! a worker keeps one case's memory and any panic away from the others. Each
+//! worker runs its cases one at a
 //! time; the parent hands out cases in order and keeps results by case
 //! number, so what is reported does not depend on `--jobs`.
 

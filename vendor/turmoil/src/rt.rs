@@ -10,6 +10,7 @@ use tokio::task::LocalSet;
 use tokio::time::{sleep, Duration, Instant};
 
 use super::Result;
+use crate::world::World;
 
 // To support re-creation, we need to store a factory of the future that
 // represents the software. This is somewhat annoying in that it requires
@@ -231,11 +232,17 @@ impl<'a> Rt<'a> {
     /// all resources are dropped.
     ///
     /// Both the [`Runtime`] and [`LocalSet`] are replaced with new instances.
+    ///
+    /// What the dropped sockets send (FINs, RSTs) is held back and sent once
+    /// everything is dropped, in an order that does not depend on tokio's
+    /// (`World::hold_sends`).
     fn cancel_tasks(&mut self) {
         let (tokio, local) = init(&mut self.config);
 
+        World::current_if_set(World::hold_sends);
         _ = mem::replace(&mut self.tokio, tokio);
         drop(mem::replace(&mut self.local, local));
+        World::current_if_set(World::release_sends);
     }
 }
 

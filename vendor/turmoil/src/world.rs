@@ -40,6 +40,11 @@ pub(crate) struct World {
     /// Run duration for each host on every step.
     // TODO: Remove this once we've cleaned up the loopback implementation hacks
     pub(crate) tick_duration: Duration,
+
+    /// While a host's runtime is dropped (crash, bounce): the messages its
+    /// dropped sockets send, held back to be sent in an order of their own
+    /// ([`World::hold_sends`]).
+    held_sends: Option<Vec<(SocketAddr, SocketAddr, Protocol)>>,
 }
 
 scoped_thread_local!(static CURRENT: RefCell<World>);
@@ -60,6 +65,35 @@ impl World {
             current: None,
             rng,
             tick_duration,
+            held_sends: None,
+        }
+    }
+
+    /// Holds back every message sent from now until [`World::release_sends`].
+    ///
+    /// Dropping a host's tokio runtime drops its spawned tasks in the order of
+    /// tokio's task list, which is sharded by task id, and task ids come from
+    /// one counter for the whole process. The FINs and RSTs of the sockets
+    /// those tasks own would be enqueued, and draw the world's RNG, in an order
+    /// that depends on how many tasks the process spawned before, so the same
+    /// seed could run differently (two simulations on two threads, or a run
+    /// after other work).
+    pub(crate) fn hold_sends(&mut self) {
+        self.held_sends = Some(Vec::new());
+    }
+
+    /// Sends what [`World::hold_sends`] held back, ordered by source and then
+    /// destination address (stable, so one socket's messages keep their order):
+    /// an order that depends only on the simulation.
+    pub(crate) fn release_sends(&mut self) {
+        let Some(mut held) = self.held_sends.take() else {
+            return;
+        };
+        held.sort_by_key(|(src, dst, _)| (*src, *dst));
+        for (src, dst, message) in held {
+            // As in the drop paths that sent them: a message that cannot be
+            // routed is dropped.
+            let _ = self.send_message(src, dst, message);
         }
     }
 
@@ -269,6 +303,10 @@ impl World {
         dst: SocketAddr,
         message: Protocol,
     ) -> Result<()> {
+        if let Some(held) = &mut self.held_sends {
+            held.push((src, dst, message));
+            return Ok(());
+        }
         self.topology
             .enqueue_message(&mut self.rng, src, dst, message)
     }
