@@ -239,7 +239,7 @@ fn an_error_fault_on_code_without_the_layer_is_refused_before_running() {
     .expect("refused");
     let text = error.to_string();
     assert!(
-        text.starts_with("own.toml:37:8: `error` on `front` needs squall's server layer"),
+        text.starts_with("own.toml:36:8: `error` on `front` needs squall's server layer"),
         "{text}"
     );
     assert!(
@@ -353,4 +353,62 @@ fn the_same_code_runs_on_tokio() {
         assert_eq!(response.status(), 200);
         assert_eq!(ctx.replicas("back"), [back_addr.to_string()]);
     });
+}
+
+/// Requests the leaky `front` has served in this process, across runs: the
+/// kind of state a `static` carries from one run into the next.
+static SERVED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// `front`, but the first 50 requests this process ever sends it are slow.
+async fn leaky_front(ctx: Context) -> std::io::Result<()> {
+    let client = tower::ServiceBuilder::new()
+        .layer(ctx.client_layer())
+        .service(ctx.client::<Empty<Bytes>>());
+    let app = Router::new()
+        .route(
+            "/authorise",
+            get(|State(client): State<Downstream>| async move {
+                if SERVED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 50 {
+                    tokio::time::sleep(Duration::from_millis(3)).await;
+                }
+                authorise(State(client)).await
+            }),
+        )
+        .with_state(client)
+        .layer(ctx.layer());
+    axum::serve(ctx.listener().await?, app).await
+}
+
+#[test]
+fn the_replay_check_finds_no_difference_in_a_deterministic_service() {
+    let divergence = Simulation::new(scenario(
+        "[[faults]]\nkind = \"kill\"\ntarget = \"back-1\"\nat = \"2s\"\nfor = \"1s\"\n",
+    ))
+    .service("front", front)
+    .check_replay()
+    .expect("runs");
+    assert_eq!(divergence, None);
+}
+
+#[test]
+fn the_replay_check_names_the_first_request_and_instance_that_differ() {
+    let divergence = Simulation::new(scenario(""))
+        .service("front", leaky_front)
+        .check_replay()
+        .expect("runs")
+        .expect("the second run differs: the static counter is past 50");
+    // The first request is slow in the first run only, and `front-1` (it
+    // takes the first request) is where its hop differs.
+    assert_eq!(divergence.request, 0, "{divergence}");
+    assert_eq!(
+        divergence.instance.as_ref().map(|(i, _)| i.as_str()),
+        Some("front-1"),
+        "{divergence}"
+    );
+    let text = divergence.to_string();
+    assert!(
+        text.starts_with("two runs of one seed differ from request 0 (sent at 0ms)"),
+        "{text}"
+    );
+    assert!(text.contains("a `static`"), "{text}");
 }

@@ -1,7 +1,9 @@
 //! What every service shares: its downstream client (hyper-util over
-//! squall's connector, wrapped in squall's client layer) and one call with a
-//! timeout.
+//! squall's connector, wrapped in squall's client layer), the replicas of a
+//! dependency, and one call with a timeout.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,6 +21,45 @@ pub fn downstream(ctx: &Context) -> Downstream {
     tower::ServiceBuilder::new()
         .layer(ctx.client_layer())
         .service(ctx.client::<Empty<Bytes>>())
+}
+
+/// A dependency's replicas, one request to each in turn: client-side round
+/// robin, as gRPC's and most service meshes' balancers do. Each replica has
+/// its own pooled connections, so a slow replica keeps its share of the
+/// requests, as it does in production (a pool keyed by the service's name
+/// would quietly move every request to whichever connection is idle).
+#[derive(Clone)]
+pub struct Replicas {
+    authorities: Arc<[String]>,
+    next: Arc<AtomicUsize>,
+}
+
+impl Replicas {
+    /// `service`'s replicas from the context (`ledger-1:80`, ...); its name
+    /// on port 80 when the context lists none.
+    pub fn of(ctx: &Context, service: &str) -> Self {
+        let listed = ctx.replicas(service);
+        let authorities: Arc<[String]> = if listed.is_empty() {
+            Arc::from([format!("{service}:80")])
+        } else {
+            Arc::from(listed)
+        };
+        Replicas {
+            authorities,
+            next: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// The replica for this request, and the one after it (where a retry
+    /// goes, so it never lands on the replica that just failed).
+    pub fn pick(&self) -> (&str, &str) {
+        let n = self.authorities.len();
+        let first = self.next.fetch_add(1, Ordering::Relaxed) % n;
+        (
+            self.authorities[first].as_str(),
+            self.authorities[(first + 1) % n].as_str(),
+        )
+    }
 }
 
 /// How a call ended.

@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use squall::service::Context;
 
-use crate::calls::{downstream, get as call, Downstream};
+use crate::calls::{downstream, get as call, Downstream, Replicas};
 use crate::Variant;
 
 /// The mistake: one attempt that may wait longer than the gateway waits for
@@ -31,6 +31,8 @@ pub const FRAUD_TIMEOUT: Duration = Duration::from_millis(30);
 #[derive(Clone)]
 struct CardApi {
     client: Downstream,
+    ledger: Replicas,
+    fraud: Replicas,
     variant: Variant,
     /// Backoff jitter, seeded by squall (never the OS: replay).
     rng: Arc<Mutex<ChaCha8Rng>>,
@@ -38,18 +40,13 @@ struct CardApi {
 
 impl CardApi {
     async fn reserve(&self) -> bool {
+        let (first, next) = self.ledger.pick();
         match self.variant {
-            Variant::Mistaken => call(
-                &self.client,
-                "ledger:80",
-                "/reserve",
-                MISTAKEN_LEDGER_TIMEOUT,
-            )
-            .await
-            .is_success(),
+            Variant::Mistaken => call(&self.client, first, "/reserve", MISTAKEN_LEDGER_TIMEOUT)
+                .await
+                .is_success(),
             Variant::Fixed => {
-                // `ledger:80` is the next replica each time: the retry goes elsewhere.
-                if call(&self.client, "ledger:80", "/reserve", LEDGER_TIMEOUT)
+                if call(&self.client, first, "/reserve", LEDGER_TIMEOUT)
                     .await
                     .is_success()
                 {
@@ -61,7 +58,8 @@ impl CardApi {
                     .map(|mut r| r.random_range(0..BACKOFF.as_micros() as u64))
                     .unwrap_or(0);
                 tokio::time::sleep(BACKOFF + Duration::from_micros(jitter)).await;
-                call(&self.client, "ledger:80", "/reserve", LEDGER_TIMEOUT)
+                // On the next replica: never the one that just failed.
+                call(&self.client, next, "/reserve", LEDGER_TIMEOUT)
                     .await
                     .is_success()
             }
@@ -74,7 +72,8 @@ async fn authorise(State(api): State<CardApi>) -> (StatusCode, HeaderMap) {
     if !api.reserve().await {
         return (StatusCode::BAD_GATEWAY, headers);
     }
-    let score = call(&api.client, "fraud:80", "/score", FRAUD_TIMEOUT).await;
+    let (fraud, _) = api.fraud.pick();
+    let score = call(&api.client, fraud, "/score", FRAUD_TIMEOUT).await;
     if !score.is_success() {
         headers.insert("squall-degraded", HeaderValue::from_static("fraud"));
     }
@@ -84,6 +83,8 @@ async fn authorise(State(api): State<CardApi>) -> (StatusCode, HeaderMap) {
 pub async fn serve(ctx: Context, variant: Variant) -> std::io::Result<()> {
     let api = CardApi {
         client: downstream(&ctx),
+        ledger: Replicas::of(&ctx, "ledger"),
+        fraud: Replicas::of(&ctx, "fraud"),
         variant,
         rng: Arc::new(Mutex::new(ChaCha8Rng::seed_from_u64(
             ctx.seed() ^ ctx.restarts(),

@@ -9,14 +9,17 @@ use axum::routing::get;
 use axum::Router;
 use squall::service::Context;
 
-use crate::calls::{downstream, get as call, Called, Downstream};
+use crate::calls::{downstream, get as call, Called, Downstream, Replicas};
 
 /// What the gateway waits for card-api.
 pub const CARD_API_TIMEOUT: Duration = Duration::from_millis(150);
 
-async fn authorise(State(card_api): State<Downstream>) -> (StatusCode, HeaderMap) {
+async fn authorise(
+    State((client, card_api)): State<(Downstream, Replicas)>,
+) -> (StatusCode, HeaderMap) {
     let mut headers = HeaderMap::new();
-    match call(&card_api, "card-api:80", "/authorise", CARD_API_TIMEOUT).await {
+    let (to, _) = card_api.pick();
+    match call(&client, to, "/authorise", CARD_API_TIMEOUT).await {
         Called::Answer { status, degraded } => {
             if let Some(d) = degraded.and_then(|d| HeaderValue::from_str(&d).ok()) {
                 headers.insert("squall-degraded", d);
@@ -32,7 +35,7 @@ async fn authorise(State(card_api): State<Downstream>) -> (StatusCode, HeaderMap
 pub async fn serve(ctx: Context) -> std::io::Result<()> {
     let app = Router::new()
         .route("/authorise", get(authorise))
-        .with_state(downstream(&ctx))
+        .with_state((downstream(&ctx), Replicas::of(&ctx, "card-api")))
         .layer(ctx.layer());
     axum::serve(ctx.listener().await?, app).await
 }

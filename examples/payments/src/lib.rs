@@ -13,6 +13,11 @@
 //! timeout); [`Variant::Fixed`] gives each attempt 40 ms and retries once on
 //! the next replica with a jittered backoff.
 
+// docs/your-services.md's code is this crate's doctests: the guide cannot
+// drift from the API it teaches.
+#[doc = include_str!("../../../docs/your-services.md")]
+mod guide {}
+
 pub mod calls;
 pub mod card_api;
 pub mod fraud;

@@ -725,7 +725,7 @@ impl Session {
             if reply.status() == http::StatusCode::NOT_FOUND {
                 return Err(
                     "it does not serve /squall/spans (an image older than this squall? \
-                     rebuild it with `just fixture-image`)"
+                     rebuild it with `cargo run --example fixture_image`)"
                         .to_owned(),
                 );
             }

@@ -566,11 +566,20 @@ fn wasted_work(
             blind.join(", ")
         ));
     }
+    if unmeasured && code {
+        // Requests enter at a code service without the layer: no trace starts, so the
+        // spans of the services behind it belong to no request either.
+        return not_measured(format!(
+            "not measured at {} (code without squall's server layer keeps no spans, so no \
+             request's trace starts) (hint: add `.layer(ctx.layer())` to its router)",
+            blind.join(", ")
+        ));
+    }
     if unmeasured {
         return not_measured(
             "no span was read back from any instance, so wasted work was not measured \
                 (on Docker: an image without `/squall/spans`, e.g. a stale squall-fixture; \
-                rebuild it with `just fixture-image`)"
+                rebuild it with `cargo run --example fixture_image`)"
                 .into(),
         );
     }

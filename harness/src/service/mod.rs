@@ -41,10 +41,12 @@
 mod context;
 pub mod layer;
 pub mod net;
+mod replay;
 mod simulation;
 
 pub use context::Context;
 pub use layer::{ClientLayer, ClientService, Server, ServerLayer};
 pub use net::{Connector, Listener, Net, Stream};
+pub use replay::{Divergence, USUAL_CAUSES};
 pub(crate) use simulation::CodeService;
 pub use simulation::{CodeServiceHandle, Outcome, Provided, Simulation, SimulationError, SEED_VAR};

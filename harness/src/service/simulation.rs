@@ -37,6 +37,7 @@ use crate::invariant::{Blind, Verdict};
 use crate::report::{fmt_duration, hlog, Meta, Report};
 use crate::scenario::{FaultKind, Scenario, ScenarioError};
 
+use super::replay::{first_divergence, Divergence};
 use super::Context;
 
 /// The environment variable that overrides a simulation's seed.
@@ -241,15 +242,7 @@ impl Simulation {
     /// Runs the scenario in the simulator and judges it. An invariant that
     /// fails is not an error: see [`Outcome::assert_held`].
     pub fn run(&self) -> Result<Outcome, SimulationError> {
-        self.check()?;
-        let seed = self.run_seed()?;
-        let opts = RunOptions {
-            seed: Some(seed),
-            duration: self.duration,
-            figures_only: true,
-            ..RunOptions::default()
-        };
-        let record = crate::sim::run_with(&self.scenario, &opts, self.provided.clone())?;
+        let record = self.record(true)?;
         let mut blind = Blind::default();
         for (name, code) in &self.provided {
             if !code.0.layered {
@@ -267,6 +260,37 @@ impl Simulation {
             file: self.scenario.path.clone(),
             duration: self.duration,
         })
+    }
+}
+
+impl Simulation {
+    /// Runs the scenario, keeping every request and hop unless
+    /// `figures_only`.
+    fn record(&self, figures_only: bool) -> Result<crate::record::RunRecord, SimulationError> {
+        self.check()?;
+        let opts = RunOptions {
+            seed: Some(self.run_seed()?),
+            duration: self.duration,
+            figures_only,
+            ..RunOptions::default()
+        };
+        Ok(crate::sim::run_with(
+            &self.scenario,
+            &opts,
+            self.provided.clone(),
+        )?)
+    }
+
+    /// The determinism check: runs the simulation twice in this process,
+    /// keeping every request and hop, and returns where the second run first
+    /// differs from the first ([`Divergence`]: the request, when it was sent,
+    /// the first instance whose part differs, and the usual causes), or
+    /// `None` when the two are the same run. Run it when a verdict changes
+    /// between runs of one seed.
+    pub fn check_replay(&self) -> Result<Option<Divergence>, SimulationError> {
+        let first = self.record(false)?;
+        let second = self.record(false)?;
+        Ok(first_divergence(&first, &second))
     }
 }
 
