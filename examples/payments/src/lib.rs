@@ -44,9 +44,21 @@ pub fn scenario_path() -> std::path::PathBuf {
 pub fn simulation(
     variant: Variant,
 ) -> Result<squall::service::Simulation, squall::service::SimulationError> {
-    Ok(squall::service::Simulation::load(scenario_path())?
+    Ok(with_our_services(
+        squall::service::Simulation::load(scenario_path())?,
+        variant,
+    ))
+}
+
+/// `simulation` with every service of the payments topology provided by
+/// this crate's code (the benchmark gives it a scenario without faults).
+pub fn with_our_services(
+    simulation: squall::service::Simulation,
+    variant: Variant,
+) -> squall::service::Simulation {
+    simulation
         .service("gateway", gateway::serve)
         .service("card-api", move |ctx| card_api::serve(ctx, variant))
         .service("ledger", ledger::serve)
-        .service("fraud", fraud::serve))
+        .service("fraud", fraud::serve)
 }
