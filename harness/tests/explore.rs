@@ -4,8 +4,7 @@
 //! same seed gives the same cases with one job or two; shards split the
 //! cases; card-auth survives; bad `[explore]` sections exit 2.
 //!
-//! Every simulation runs in a process of its own (the CLI), never on a
-//! thread of this test binary: see docs/simulator.md, "Known limit".
+//! Every simulation runs in a process of its own: the CLI, as users run it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -10,8 +10,7 @@
 //! seed writes the same bytes is checked where runs are repeated:
 //! `tests/determinism.rs` (in process) and `tests/cli.rs` (`squall run`).
 //!
-//! One test on purpose: it runs one simulation, and two simulations on two
-//! threads of one process can diverge after a `kill` (docs/simulator.md).
+//! One test: it runs one simulation and checks everything on its report.
 
 use std::path::Path;
 

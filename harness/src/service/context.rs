@@ -167,7 +167,7 @@ impl Context {
 }
 
 /// `3` for `fraud-3`; 1 when the name has no replica suffix.
-fn replica_of(instance: &str) -> u32 {
+pub(crate) fn replica_of(instance: &str) -> u32 {
     instance
         .rsplit_once('-')
         .and_then(|(_, n)| n.parse().ok())

@@ -44,9 +44,10 @@ pub mod net;
 mod replay;
 mod simulation;
 
+pub(crate) use context::replica_of;
 pub use context::Context;
 pub use layer::{ClientLayer, ClientService, Server, ServerLayer};
 pub use net::{Connector, Listener, Net, Stream};
-pub use replay::{Divergence, USUAL_CAUSES};
+pub use replay::{Divergence, Ended, HopChange, HopEvent, USUAL_CAUSES};
 pub(crate) use simulation::CodeService;
 pub use simulation::{CodeServiceHandle, Outcome, Provided, Simulation, SimulationError, SEED_VAR};

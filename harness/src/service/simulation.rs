@@ -119,7 +119,8 @@ impl Simulation {
 
     /// Provides service `name` by code that uses squall's server layer
     /// ([`Context::layer`]): `start` runs once per instance, and again after
-    /// each kill or restart, until its future is dropped.
+    /// each kill or restart, until its future is dropped. Providing one name
+    /// again replaces what was given before.
     pub fn service<F, Fut, E>(self, name: &str, start: F) -> Self
     where
         F: Fn(Context) -> Fut + 'static,
@@ -268,6 +269,10 @@ impl Simulation {
     /// `figures_only`.
     fn record(&self, figures_only: bool) -> Result<crate::record::RunRecord, SimulationError> {
         self.check()?;
+        // Seen afresh in every run: a start that builds the layer sets it.
+        for code in self.provided.values() {
+            code.0.built_layer.store(false, Ordering::Relaxed);
+        }
         let opts = RunOptions {
             seed: Some(self.run_seed()?),
             duration: self.duration,

@@ -238,11 +238,7 @@ fn code_start(
     let code = code.clone();
     let names = Arc::clone(names);
     let starts = Cell::new(0u64);
-    let replica = config
-        .instance
-        .rsplit_once('-')
-        .and_then(|(_, n)| n.parse().ok())
-        .unwrap_or(1);
+    let replica = crate::service::replica_of(&config.instance);
     move || {
         let start = starts.get();
         starts.set(start + 1);

@@ -79,6 +79,7 @@ impl World {
     /// seed could run differently (two simulations on two threads, or a run
     /// after other work).
     pub(crate) fn hold_sends(&mut self) {
+        debug_assert!(self.held_sends.is_none(), "sends already held");
         self.held_sends = Some(Vec::new());
     }
 
