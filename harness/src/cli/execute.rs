@@ -117,20 +117,16 @@ pub fn write(judged: &Judged, dest: Dest<'_>) -> Result<PathBuf, RunError> {
         ),
         Dest::At(dir) => dir,
     };
-    let meta = Meta {
-        squall_version: env!("CARGO_PKG_VERSION"),
-        run_id: dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        started_at: rfc3339,
-        wall_seconds: judged.wall.as_secs_f64(),
-        host: std::fs::read_to_string("/etc/hostname")
-            .map(|h| h.trim().to_owned())
-            .unwrap_or_default(),
-        command: std::env::args().collect(),
-        interrupted: judged.report.interrupted,
-    };
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    let meta = Meta::new(
+        &dir,
+        rfc3339,
+        judged.wall.as_secs_f64(),
+        host,
+        judged.report.interrupted,
+    );
     report::write_all(&dir, &judged.report, &meta, &judged.intervals).map_err(|e| {
         RunError::Backend(format!("cannot write reports to {}: {e}", dir.display()))
     })?;

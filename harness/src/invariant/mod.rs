@@ -117,10 +117,7 @@ fn judge(
                     recovery(id, record, figures, r, *within)
                 }
                 (InvariantKind::Amplification { service, max }, _) => match unseen(service) {
-                    Some(Unseen::Image(image)) => {
-                        amplification_unmeasured(id, service, image, *max)
-                    }
-                    Some(Unseen::Code) => amplification_uncounted_code(id, service, *max),
+                    Some(why) => amplification_not_measured(id, service, why, *max),
                     None => amplification(id, record, figures, service, *max),
                 },
                 (InvariantKind::WastedWork { max_ratio }, _) => {
@@ -128,7 +125,7 @@ fn judge(
                         .services
                         .keys()
                         .filter(|s| unseen(s).is_some())
-                        .map(|s| format!("`{s}`"))
+                        .cloned()
                         .collect();
                     let code = !blind_code.code.is_empty();
                     wasted_work(id, record, figures, *max_ratio, &blind, code)
@@ -448,29 +445,25 @@ fn unmeasured<'a>(scenario: &'a Scenario, record: &RunRecord, service: &str) -> 
 
 /// Amplification at a service squall cannot count the calls of: not
 /// measured, so not held (a check that checked nothing must not pass).
-fn amplification_unmeasured(id: InvariantId, service: &str, image: &str, max: f64) -> Verdict {
-    Verdict {
-        id,
-        kind: VerdictKind::Amplification,
-        label: format!("amplification {service}"),
-        held: false,
-        observed: None,
-        limit: max,
-        unit: Unit::CallsPerRequest,
-        during: "all".into(),
-        worst_window: None,
-        message: format!(
+fn amplification_not_measured(
+    id: InvariantId,
+    service: &str,
+    why: Unseen<'_>,
+    max: f64,
+) -> Verdict {
+    let message = match why {
+        Unseen::Image(image) => format!(
             "not measured: `{service}` runs image `{image}`, which keeps no count of the calls \
              that reach it (squall's fixture serves `/squall/stats`); the load driver only sees \
              the workload's requests (hint: judge amplification at a service squall runs, the \
              caller of `{service}`)"
         ),
-    }
-}
-
-/// Amplification at a code service without squall's server layer: nothing
-/// counts the calls that reach it.
-fn amplification_uncounted_code(id: InvariantId, service: &str, max: f64) -> Verdict {
+        Unseen::Code => format!(
+            "not measured: `{service}` is code without squall's server layer, so nothing counts \
+             the calls that reach it (hint: add `.layer(ctx.layer())` to its router and provide \
+             it with `service`)"
+        ),
+    };
     Verdict {
         id,
         kind: VerdictKind::Amplification,
@@ -481,11 +474,7 @@ fn amplification_uncounted_code(id: InvariantId, service: &str, max: f64) -> Ver
         unit: Unit::CallsPerRequest,
         during: "all".into(),
         worst_window: None,
-        message: format!(
-            "not measured: `{service}` is code without squall's server layer, so nothing counts \
-             the calls that reach it (hint: add `.layer(ctx.layer())` to its router and provide \
-             it with `service`)"
-        ),
+        message,
     }
 }
 
@@ -541,6 +530,11 @@ fn wasted_work(
     // zero would be a pass nobody earned.
     let unmeasured = figures.offered > 0 && !figures.traced;
     let all_blind = !blind.is_empty() && blind.len() == record_services(record, blind);
+    let named = blind
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let not_measured = |message: String| Verdict {
         id,
         kind: VerdictKind::WastedWork,
@@ -557,13 +551,13 @@ fn wasted_work(
         return not_measured(format!(
             "not measured: no service keeps squall's spans ({}: code without squall's server \
              layer, or images of their own) (hint: add `.layer(ctx.layer())` to each router)",
-            blind.join(", ")
+            named
         ));
     }
     if all_blind {
         return not_measured(format!(
             "not measured: no service keeps squall's spans ({} run images of their own)",
-            blind.join(", ")
+            named
         ));
     }
     if unmeasured && code {
@@ -572,7 +566,7 @@ fn wasted_work(
         return not_measured(format!(
             "not measured at {} (code without squall's server layer keeps no spans, so no \
              request's trace starts) (hint: add `.layer(ctx.layer())` to its router)",
-            blind.join(", ")
+            named
         ));
     }
     if unmeasured {
@@ -611,7 +605,7 @@ fn wasted_work(
     if !blind.is_empty() {
         message.push_str(&format!(
             "; not measured at {} ({})",
-            blind.join(", "),
+            named,
             if code {
                 "code without squall's server layer keeps no spans"
             } else {
@@ -639,7 +633,7 @@ fn record_services(record: &RunRecord, blind: &[String]) -> usize {
     let seen = record
         .received
         .keys()
-        .filter(|s| !blind.contains(&format!("`{s}`")))
+        .filter(|s| !blind.contains(s))
         .count();
     seen + blind.len()
 }

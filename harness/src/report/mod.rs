@@ -63,6 +63,31 @@ pub struct Meta {
     pub interrupted: bool,
 }
 
+impl Meta {
+    /// The facts of a run whose reports go into `dir` (its name is the run
+    /// id), started at `started_at` (RFC 3339), by this process's command.
+    pub fn new(
+        dir: &Path,
+        started_at: String,
+        wall_seconds: f64,
+        host: String,
+        interrupted: bool,
+    ) -> Self {
+        Meta {
+            squall_version: env!("CARGO_PKG_VERSION"),
+            run_id: dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            started_at,
+            wall_seconds,
+            host,
+            command: std::env::args().collect(),
+            interrupted,
+        }
+    }
+}
+
 /// Writes every report file of a run into `dir` (created), and returns the
 /// paths written.
 pub fn write_all(

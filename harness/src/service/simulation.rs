@@ -401,18 +401,7 @@ impl Outcome {
     /// `latency.hlog`, `report.html`, `meta.json`) into `dir`.
     pub fn write(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         let (_, started_at) = crate::report::utc_stamp(std::time::SystemTime::now());
-        let meta = Meta {
-            squall_version: env!("CARGO_PKG_VERSION"),
-            run_id: dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            started_at,
-            wall_seconds: 0.0,
-            host: String::new(),
-            command: std::env::args().collect(),
-            interrupted: false,
-        };
+        let meta = Meta::new(dir, started_at, 0.0, String::new(), false);
         crate::report::write_all(dir, &self.report, &meta, &self.intervals)
     }
 }
