@@ -22,6 +22,7 @@ pub mod calls;
 pub mod card_api;
 pub mod fraud;
 pub mod gateway;
+pub mod image;
 pub mod ledger;
 
 pub use squall::service::Context;
@@ -48,6 +49,15 @@ pub fn simulation(
         squall::service::Simulation::load(scenario_path())?,
         variant,
     ))
+}
+
+/// The same topology on Docker ([`squall::service::Simulation::run_on_docker`]):
+/// every service from [`image::IMAGE`], card-api from `variant`'s image.
+/// Build the images first ([`image::build`]).
+pub fn on_docker(
+    variant: Variant,
+) -> Result<squall::service::Simulation, squall::service::SimulationError> {
+    Ok(simulation(variant)?.image("card-api", image::card_api_image(variant)))
 }
 
 /// `simulation` with every service of the payments topology provided by

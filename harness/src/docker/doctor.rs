@@ -200,7 +200,11 @@ pub async fn diagnose() -> Vec<Check> {
             instance: "probe-1".to_owned(),
             image: FIXTURE_IMAGE.to_owned(),
             address: net.address(0),
-            env: vec![format!("SQUALL_FIXTURE_CONFIG={}", config.to_json())],
+            env: vec![format!(
+                "{}={}",
+                squall_fixture::config::CONFIG_ENV,
+                config.to_json()
+            )],
             cmd: None,
             entrypoint: None,
             healthcheck: None,

@@ -41,6 +41,15 @@ const TARGET: &str = "x86_64-unknown-linux-gnu";
 /// Builds the static `squall-fixture` binary with cargo and returns its path.
 /// `workspace` is the directory of the workspace's Cargo.toml.
 pub fn build_static_fixture(workspace: &Path) -> Result<PathBuf, DockerError> {
+    build_static(workspace, "squall-fixture", "squall-fixture")
+}
+
+/// Builds binary `bin` of package `package` of `workspace`, linked
+/// statically for a `FROM scratch` image, and returns its path: how the
+/// fixture is built, and how a workspace's own services are (the payments
+/// example's image). Every such build shares one target dir, so the second
+/// reuses the first's dependencies.
+pub fn build_static(workspace: &Path, package: &str, bin: &str) -> Result<PathBuf, DockerError> {
     let target_dir = static_target_dir(workspace);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = std::process::Command::new(cargo)
@@ -50,9 +59,9 @@ pub fn build_static_fixture(workspace: &Path) -> Result<PathBuf, DockerError> {
             "--release",
             "--locked",
             "-p",
-            "squall-fixture",
+            package,
             "--bin",
-            "squall-fixture",
+            bin,
             "--target",
             TARGET,
         ])
@@ -64,10 +73,10 @@ pub fn build_static_fixture(workspace: &Path) -> Result<PathBuf, DockerError> {
         .map_err(|e| DockerError::Engine(format!("cannot run cargo: {e}")))?;
     if !status.success() {
         return Err(DockerError::Engine(format!(
-            "building the static fixture failed ({status})"
+            "building the static `{bin}` failed ({status})"
         )));
     }
-    Ok(static_fixture_path(workspace))
+    Ok(static_binary_path(workspace, bin))
 }
 
 fn static_target_dir(workspace: &Path) -> PathBuf {
@@ -291,8 +300,13 @@ pub fn source_workspace() -> Option<PathBuf> {
 /// Where [`build_static_fixture`] leaves the binary of `workspace`; a
 /// build that finds it there is an incremental one (seconds, not minutes).
 pub fn static_fixture_path(workspace: &Path) -> PathBuf {
+    static_binary_path(workspace, "squall-fixture")
+}
+
+/// Where [`build_static`] leaves binary `bin` of `workspace`.
+pub fn static_binary_path(workspace: &Path, bin: &str) -> PathBuf {
     static_target_dir(workspace)
         .join(TARGET)
         .join("release")
-        .join("squall-fixture")
+        .join(bin)
 }

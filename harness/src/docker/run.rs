@@ -369,8 +369,8 @@ pub fn image_of<'a>(scenario: &'a Scenario, service: &'a Service) -> &'a str {
         .unwrap_or(FIXTURE_IMAGE)
 }
 
-/// The image `service` runs when it is not squall's fixture (so it serves
-/// no `/squall/` admin endpoints).
+/// The image `service` runs when it is not squall's fixture (so it may
+/// serve no `/squall/` admin endpoints).
 pub fn own_image<'a>(scenario: &'a Scenario, service: &'a Service) -> Option<&'a str> {
     Some(image_of(scenario, service)).filter(|i| *i != FIXTURE_IMAGE)
 }

@@ -91,8 +91,12 @@ pub struct Instance {
     proxy: Option<Proxy>,
     /// Requests counted by earlier lives (read before each kill).
     received_before: u64,
-    /// Runs squall's fixture image (so it must serve the admin endpoints).
-    fixture: bool,
+    /// It serves squall's admin endpoints (`/squall/stats`, spans, clock):
+    /// squall's fixture, or an image of your own whose first life answered
+    /// `/squall/stats` (a code service with squall's server layer,
+    /// `squall::service::Context::from_env`). Only such instances count the
+    /// requests they receive.
+    admin: bool,
     /// How it is ready: the fixture's health endpoint, or the compose file's.
     ready: Ready,
 }
@@ -207,7 +211,11 @@ impl Session {
             let aliases = vec![spec.service.clone(), spec.instance.clone()];
             let (env, cmd, entrypoint, healthcheck, ready) = match &spec.compose {
                 None => (
-                    vec![format!("SQUALL_FIXTURE_CONFIG={}", config.to_json())],
+                    vec![format!(
+                        "{}={}",
+                        squall_fixture::config::CONFIG_ENV,
+                        config.to_json()
+                    )],
                     None,
                     None,
                     None,
@@ -246,7 +254,7 @@ impl Session {
                     pid: 0,
                     proxy: None,
                     received_before: 0,
-                    fixture: spec.image == super::image::FIXTURE_IMAGE,
+                    admin: spec.image == super::image::FIXTURE_IMAGE,
                     ready,
                 },
             );
@@ -321,6 +329,13 @@ impl Session {
         for spec in &specs {
             if !ready.contains(&spec.instance) {
                 session.wait_ready(&spec.instance).await?;
+            }
+        }
+        // An image of your own may serve the admin endpoints too.
+        for spec in specs.iter().filter(|s| s.compose.is_none()) {
+            if !session.instances[&spec.instance].admin {
+                let serves = session.stats(&spec.instance).await.is_some();
+                session.instances[&spec.instance].admin = serves;
             }
         }
         Ok(session)
@@ -679,12 +694,12 @@ impl Session {
     }
 
     /// Requests that reached each instance over all its lives, by service.
-    /// Only squall's fixture counts them: an image of its own is left out
-    /// (not measured, rather than 0).
+    /// Only an instance that serves the admin endpoints counts them; any
+    /// other is left out (not measured, rather than 0).
     pub async fn received(&self) -> IndexMap<String, IndexMap<String, u64>> {
         let mut out: IndexMap<String, IndexMap<String, u64>> = IndexMap::new();
         for (name, instance) in &self.instances {
-            if !instance.fixture {
+            if !instance.admin {
                 continue;
             }
             let now = if self.down.contains(name) {
@@ -700,18 +715,19 @@ impl Session {
     }
 
     /// Reads `name`'s spans (the instance keeps none) with its clock's offset, into the
-    /// session's record. An instance that does not serve `/squall/spans` (an image of its
-    /// own) is skipped; one that should and does not is a warning: its traces are missing.
+    /// session's record. Only an instance that serves the admin endpoints is asked
+    /// (a gateway image forwarding `/squall/` to a fixture behind it would hand over
+    /// the fixture's spans as its own); one that should answer and does not is a
+    /// warning: its traces are missing.
     async fn record_spans(&mut self, name: &str) {
         let Some(authority) = self.authority(name) else {
             return;
         };
-        // Only squall's fixture must serve `/squall/`; an image of its own may not.
-        let fixture = self.instances.get(name).is_some_and(|i| i.fixture);
+        if !self.instances.get(name).is_some_and(|i| i.admin) {
+            return;
+        }
         let Some((clock, at)) = self.clock(&authority).await else {
-            if fixture {
-                tracing::warn!(instance = name, "no clock reading; its spans are not read");
-            }
+            tracing::warn!(instance = name, "no clock reading; its spans are not read");
             return;
         };
         let read = async {
@@ -741,10 +757,7 @@ impl Session {
                 clock,
                 at,
             }),
-            Err(e) if fixture => {
-                tracing::warn!(instance = name, error = %e, "cannot read its spans")
-            }
-            Err(_) => {}
+            Err(e) => tracing::warn!(instance = name, error = %e, "cannot read its spans"),
         }
     }
 

@@ -436,8 +436,14 @@ fn recovery(
 /// The image `service` runs when squall cannot see inside it: on Docker, an
 /// image that is not squall's fixture keeps no request counter and no spans.
 /// `None` in the simulator, where every service is squall's model.
+/// The image of its own `service` runs on Docker, when none of its
+/// instances counted what reached it: an image that serves squall's admin
+/// endpoints (a code service built with `Context::from_env` and squall's
+/// layer) is measured like the fixture.
 fn unmeasured<'a>(scenario: &'a Scenario, record: &RunRecord, service: &str) -> Option<&'a str> {
-    if record.backend != crate::engine::BackendKind::Docker {
+    if record.backend != crate::engine::BackendKind::Docker
+        || record.received.get(service).is_some_and(|r| !r.is_empty())
+    {
         return None;
     }
     crate::docker::own_image(scenario, scenario.services.get(service)?)
@@ -454,8 +460,9 @@ fn amplification_not_measured(
     let message = match why {
         Unseen::Image(image) => format!(
             "not measured: `{service}` runs image `{image}`, which keeps no count of the calls \
-             that reach it (squall's fixture serves `/squall/stats`); the load driver only sees \
-             the workload's requests (hint: judge amplification at a service squall runs, the \
+             that reach it (squall's fixture serves `/squall/stats`, and so does code built with \
+             `Context::from_env` and squall's layer); the load driver only sees the workload's \
+             requests (hint: judge amplification at a service squall runs, the \
              caller of `{service}`)"
         ),
         Unseen::Code => format!(

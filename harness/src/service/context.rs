@@ -2,8 +2,10 @@
 //! dependencies are, and the network, layers and client to use.
 //!
 //! The simulator builds one [`Context`] per start of an instance (the first,
-//! and one after each kill or restart); a real process builds one with
-//! [`Context::outside`].
+//! and one after each kill or restart). A real process builds one with
+//! [`Context::from_env`] in a container squall's Docker backend started (the
+//! instance's config is in its environment), or with [`Context::outside`]
+//! from its own configuration.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,6 +13,8 @@ use std::sync::Arc;
 
 use hyper_util::client::legacy::Client;
 use indexmap::IndexMap;
+use squall_fixture::config::CONFIG_ENV;
+use squall_fixture::{Control, InstanceConfig};
 
 use super::layer::{ClientLayer, ServerLayer, Tap};
 use super::net::{Connector, Listener, Names, Net};
@@ -44,7 +48,56 @@ impl std::fmt::Debug for Context {
     }
 }
 
+/// Why [`Context::from_env`] gave no context.
+#[derive(Debug, thiserror::Error)]
+pub enum FromEnvError {
+    /// The variable is not set: the process was not started by squall.
+    #[error("${CONFIG_ENV} is not set (hint: squall's Docker backend sets it in every container it starts; started by hand, build the context with `Context::outside`)")]
+    Missing,
+    /// It is set to something that is not an instance's config.
+    #[error("${CONFIG_ENV}: {0}")]
+    Invalid(String),
+}
+
 impl Context {
+    /// The context of a process squall's Docker backend started: its
+    /// service, instance, port, seed and dependencies (`ledger` -> the
+    /// `IP:port` of each of its instances, so a `FROM scratch` image needs no
+    /// name lookup) from `$SQUALL_FIXTURE_CONFIG`, as the fixture reads them.
+    ///
+    /// Unlike [`Context::outside`], its server layer records spans and
+    /// counts requests as in the simulator, and answers squall's admin
+    /// endpoints (`/squall/health`, `/squall/stats`, `/squall/spans`,
+    /// `/squall/clock`, `/squall/error`) in front of the service's routes: so
+    /// on Docker too, traces, wasted work and amplification cover the
+    /// service, and `error` faults are injected by the layer. Each container
+    /// start is a new process, so [`Context::restarts`] is 0.
+    pub fn from_env() -> Result<Self, FromEnvError> {
+        let text = std::env::var(CONFIG_ENV).map_err(|_| FromEnvError::Missing)?;
+        Self::from_config_json(&text)
+    }
+
+    /// [`Context::from_env`] on the variable's text.
+    fn from_config_json(text: &str) -> Result<Self, FromEnvError> {
+        let config =
+            InstanceConfig::from_json(text).map_err(|e| FromEnvError::Invalid(e.to_string()))?;
+        let control = Control::default();
+        control.count_start();
+        Ok(Context {
+            replica: replica_of(&config.instance),
+            seed: config.seed,
+            start: 0,
+            port: config.port,
+            net: Net::Tokio,
+            names: Arc::new(Names::new(config.upstreams.clone())),
+            tap: Some(Tap::new(control, &config.instance, config.seed, 0)),
+            layered: Arc::default(),
+            service: config.service,
+            instance: config.instance,
+            dependencies: config.upstreams,
+        })
+    }
+
     /// A context for a real process on tokio's network: instance `instance`
     /// of `service`, listening on `port`, with `dependencies` (service ->
     /// authorities) as the process's configuration says. Its connector
@@ -148,8 +201,8 @@ impl Context {
         self.connector().client()
     }
 
-    /// squall's server layer for this instance: spans, request counts and
-    /// `error` faults ([`super::layer`]). A service that calls this declares
+    /// squall's server layer for this instance: spans, request counts,
+    /// `error` faults and, on Docker, squall's admin endpoints ([`super::layer`]). A service that calls this declares
     /// that it uses it.
     pub fn layer(&self) -> ServerLayer {
         self.layered.store(true, Ordering::Relaxed);
@@ -176,9 +229,46 @@ pub(crate) fn replica_of(instance: &str) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn the_replica_index_is_the_instance_suffix() {
-        assert_eq!(super::replica_of("card-api-3"), 3);
-        assert_eq!(super::replica_of("gateway"), 1);
+        assert_eq!(replica_of("card-api-3"), 3);
+        assert_eq!(replica_of("gateway"), 1);
+    }
+
+    #[test]
+    fn a_docker_instance_is_told_who_it_is_by_its_config() {
+        let ctx = Context::from_config_json(
+            r#"{"service":"card-api","instance":"card-api-2","port":8080,"seed":42,
+                "upstreams":{"ledger":["10.213.0.5:8080","10.213.0.6:8080"]}}"#,
+        )
+        .expect("a config");
+        assert_eq!(
+            (
+                ctx.service(),
+                ctx.instance(),
+                ctx.replica(),
+                ctx.port(),
+                ctx.seed()
+            ),
+            ("card-api", "card-api-2", 2, 8080, 42)
+        );
+        assert_eq!(ctx.net(), Net::Tokio);
+        assert_eq!(
+            ctx.replicas("ledger"),
+            ["10.213.0.5:8080", "10.213.0.6:8080"]
+        );
+        assert!(ctx.tap.is_some(), "its layer records, as in the simulator");
+    }
+
+    #[test]
+    fn a_config_that_is_not_one_says_what_is_wrong() {
+        let e = Context::from_config_json(r#"{"service":"x"}"#).expect_err("no instance");
+        assert!(
+            e.to_string().starts_with("$SQUALL_FIXTURE_CONFIG: ")
+                && e.to_string().contains("instance"),
+            "{e}"
+        );
     }
 }

@@ -17,7 +17,12 @@
 //! downstream hop's span joins the same trace. A client used outside a
 //! handler (a background task) sends what it is given.
 //!
-//! Outside the simulator ([`ServerLayer::pass_through`]) the server layer
+//! In a container squall's Docker backend started
+//! ([`super::Context::from_env`]) the server layer does the same, and also
+//! answers squall's admin endpoints under `/squall/` ([`squall_fixture::admin`]:
+//! health, stats, spans, clock, error) before the service's routes see them,
+//! so the backend reads the service as it reads its own fixture. Otherwise
+//! outside the simulator ([`ServerLayer::pass_through`]) the server layer
 //! records nothing and injects nothing; the client layer still forwards the
 //! request id and the deadline.
 //!
@@ -34,7 +39,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use squall_fixture::config::ADMIN_PREFIX;
 use squall_fixture::deadline::DEADLINE_HEADER;
 use squall_fixture::rng::{SharedRng, Stream};
 use squall_fixture::trace::{
@@ -120,12 +128,23 @@ fn header(headers: &HeaderMap, name: &str) -> Option<HeaderValue> {
     headers.get(name).cloned()
 }
 
+/// An admin answer in the server's own body type (axum's `Body` and
+/// hyper's `Full<Bytes>` are both `From<Bytes>`).
+async fn admin_answer<RB: From<Bytes>>(answer: Response<Full<Bytes>>) -> Response<RB> {
+    let (parts, body) = answer.into_parts();
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(never) => match never {},
+    };
+    Response::from_parts(parts, RB::from(bytes))
+}
+
 impl<S, B, RB> tower::Service<Request<B>> for Server<S>
 where
     S: tower::Service<Request<B>, Response = Response<RB>>,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
-    RB: Default + Send + 'static,
+    RB: Default + From<Bytes> + Send + 'static,
 {
     type Response = Response<RB>;
     type Error = S::Error;
@@ -146,6 +165,16 @@ where
             };
             return Box::pin(SCOPE.scope(scope, self.inner.call(request)));
         };
+        let uri = request.uri();
+        if uri.path().starts_with(ADMIN_PREFIX) {
+            let answer = squall_fixture::admin::answer(
+                &tap.control,
+                request.method(),
+                uri.path(),
+                uri.query(),
+            );
+            return Box::pin(async move { Ok(admin_answer(answer).await) });
+        }
         let span = SpanHandle::start(request.uri().path().into(), request.headers());
         tap.control.record_span(span.clone());
         tap.control.count_received();
@@ -297,5 +326,40 @@ where
             }
             answered
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::{Layer, Service, ServiceExt};
+
+    #[tokio::test]
+    async fn a_tapped_layer_answers_squalls_admin_endpoints_in_front_of_the_routes() {
+        let control = Control::default();
+        let layer = ServerLayer::tapped(Tap::new(control.clone(), "ledger-1", 7, 0));
+        let routes = tower::service_fn(|_: Request<Full<Bytes>>| async {
+            Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from("reserved"))))
+        });
+        let mut server = layer.layer(routes);
+        let mut get = async |path: &str| {
+            let request = Request::get(path).body(Full::new(Bytes::new())).unwrap();
+            let response = server.ready().await.unwrap().call(request).await.unwrap();
+            let status = response.status();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8_lossy(&body).into_owned())
+        };
+        assert_eq!(
+            get("/reserve").await,
+            (StatusCode::OK, "reserved".to_owned())
+        );
+        let (status, stats) = get("/squall/stats").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(stats.contains(r#""received":1,"completed":1"#), "{stats}");
+        let (_, spans) = get("/squall/spans").await;
+        assert!(spans.contains(r#""path":"/reserve""#), "{spans}");
+        assert_eq!(get("/squall/nope").await.0, StatusCode::NOT_FOUND);
+        // Admin requests are not the service's: they count for nothing.
+        assert_eq!(control.received(), 1);
     }
 }

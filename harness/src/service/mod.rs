@@ -45,7 +45,7 @@ mod replay;
 mod simulation;
 
 pub(crate) use context::replica_of;
-pub use context::Context;
+pub use context::{Context, FromEnvError};
 pub use layer::{ClientLayer, ClientService, Server, ServerLayer};
 pub use net::{Connector, Listener, Net, Stream};
 pub use replay::{Divergence, Ended, HopChange, HopEvent, USUAL_CAUSES};

@@ -196,11 +196,14 @@ impl Names {
         }
     }
 
-    /// The service `host` (an instance or a service name) belongs to.
+    /// The service `host` (an instance or a service name) belongs to. An
+    /// instance may be listed with its port (`10.213.0.5:8080`, as a
+    /// Docker instance's [`Context`](super::Context) lists them).
     pub(crate) fn service_of(&self, host: &str) -> Option<&str> {
+        let is = |i: &String| i == host || i.rsplit_once(':').is_some_and(|(h, _)| h == host);
         self.services
             .iter()
-            .find(|(service, instances)| *service == host || instances.iter().any(|i| i == host))
+            .find(|(service, instances)| *service == host || instances.iter().any(is))
             .map(|(service, _)| service.as_str())
     }
 }
@@ -308,5 +311,15 @@ mod tests {
         assert_eq!(names.service_of("fraud-2"), Some("fraud"));
         assert_eq!(names.service_of("fraud"), Some("fraud"));
         assert_eq!(names.service_of("ledger-1"), None);
+    }
+
+    #[test]
+    fn an_instance_listed_with_its_port_is_found_by_its_host() {
+        let names = Names::new(IndexMap::from([(
+            "ledger".to_owned(),
+            vec!["10.213.0.5:8080".to_owned()],
+        )]));
+        assert_eq!(names.service_of("10.213.0.5"), Some("ledger"));
+        assert_eq!(names.service_of("10.213.0.50"), None);
     }
 }

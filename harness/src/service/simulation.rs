@@ -91,6 +91,9 @@ pub enum SimulationError {
         "{SEED_VAR}=`{0}` is not a seed\n  (hint: a whole number from 0 to 18446744073709551615)"
     )]
     BadSeed(String),
+    /// On Docker, a service provided by code has no image to run.
+    #[error("`{0}` is provided by code, but on Docker it has no image of its own and would quietly run squall's fixture\n  (hint: build the code into an image whose `main` starts it with `Context::from_env()`, and name it in `[services.{0}.docker] image` or with `.image(\"{0}\", TAG)`)")]
+    NoImage(String),
     /// A service said it uses squall's layer and never built it.
     #[error("`{0}` was provided with `service` (squall's layer in use), but no start of it called `ctx.layer()`\n  (hint: add `.layer(ctx.layer())` to its router, or provide it with `service_without_layer`)")]
     LayerNotBuilt(String),
@@ -185,6 +188,18 @@ impl Simulation {
         self
     }
 
+    /// On Docker, runs `service` from image `tag` instead of its
+    /// `[services.X.docker] image` (its port stays the file's): say, the
+    /// image of another variant of its code. Only
+    /// [`Simulation::run_on_docker`] reads it.
+    pub fn image(mut self, service: &str, tag: &str) -> Self {
+        match self.scenario.services.get_mut(service) {
+            Some(s) => s.docker.image = Some(tag.to_owned()),
+            None => self.unknown.push(service.to_owned()),
+        }
+        self
+    }
+
     /// The scenario as loaded.
     pub fn scenario(&self) -> &Scenario {
         &self.scenario
@@ -265,6 +280,42 @@ impl Simulation {
 }
 
 impl Simulation {
+    /// Runs the same scenario on squall's Docker backend instead, in real
+    /// time (docs/docker.md; it needs an engine and root): every service
+    /// from its image, the code services from images their code is built
+    /// into (a `main` that starts it with [`Context::from_env`]), with the
+    /// same faults and invariants, judged as `squall run --backend docker`
+    /// judges. The seed picks the same fault targets and draws; timings are
+    /// the machine's, so the report is not byte-identical from run to run.
+    pub fn run_on_docker(&self) -> Result<Outcome, SimulationError> {
+        self.check()?;
+        for name in self.provided.keys() {
+            let service = &self.scenario.services[name];
+            if crate::docker::own_image(&self.scenario, service).is_none() {
+                return Err(SimulationError::NoImage(name.clone()));
+            }
+        }
+        let opts = RunOptions {
+            seed: Some(self.run_seed()?),
+            duration: self.duration,
+            figures_only: true,
+            ..RunOptions::default()
+        };
+        let started = std::time::SystemTime::now();
+        let record = crate::docker::run(&self.scenario, &opts)?;
+        let verdicts = crate::invariant::evaluate(&self.scenario, &record);
+        let epoch = started
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(hlog::SIM_EPOCH_S, |d| d.as_secs());
+        Ok(Outcome {
+            intervals: hlog::Intervals::of(&record, epoch),
+            load: record.duration,
+            report: Report::build(&self.scenario, &record, verdicts),
+            file: self.scenario.path.clone(),
+            duration: self.duration,
+        })
+    }
+
     /// Runs the scenario, keeping every request and hop unless
     /// `figures_only`.
     fn record(&self, figures_only: bool) -> Result<crate::record::RunRecord, SimulationError> {
@@ -357,8 +408,13 @@ impl Outcome {
             ));
         }
         let held = self.report.invariants.iter().filter(|v| v.held).count();
+        let simulated = if self.report.backend == "sim" {
+            " simulated"
+        } else {
+            " on Docker"
+        };
         out.push_str(&format!(
-            "{}  {held} held, {} failed in {} simulated\n",
+            "{}  {held} held, {} failed in {}{simulated}\n",
             verb("Summary"),
             self.report.invariants.len() - held,
             fmt_duration(self.load)
