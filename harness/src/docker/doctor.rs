@@ -221,7 +221,11 @@ pub async fn diagnose() -> Vec<Check> {
             .map_err(|e| e.to_string())?;
         nft::run_in(
             pid,
-            &nft::script(&nft::table_name(&run), &nft::Rules::default()),
+            &nft::script(
+                &nft::table_name(&run),
+                &nft::Rules::default(),
+                std::net::Ipv4Addr::UNSPECIFIED,
+            ),
         )
         .await
         .map_err(|e| e.to_string())?;

@@ -17,6 +17,9 @@
 //! | latency | a transparent TCP proxy inside the target's namespace ([`proxy`]), fed by an nft `redirect` |
 //! | error | the fixture's admin endpoint (`POST /squall/error`); any other image: the proxy answers that fraction of its HTTP/1.1 requests ([`proxy::http`]) |
 //!
+//! Every nft rule is gated on a lease in the kernel that squall renews
+//! every second ([`lease`]): if squall dies, partitions, loss and the latency
+//! redirects lift by themselves within five seconds.
 //! Every change is first written to a journal ([`journal`]); a normal end,
 //! Ctrl-C, SIGTERM, a panic ([`abort`]), a container removed from outside
 //! ([`watch`]) and a later `squall heal` ([`heal`]) all undo it.
@@ -33,6 +36,7 @@ pub mod endpoint;
 pub mod heal;
 pub mod image;
 pub mod journal;
+pub mod lease;
 pub mod network;
 pub mod nft;
 pub mod proxy;

@@ -28,6 +28,16 @@
 //! - loss on a link X-B: `ip saddr b numgen random mod 1000000 < ppm drop` in X's input
 //!   (and `ip daddr` in the output when B is the workload, which has no namespace of ours);
 //! - latency on a link X-B: `ip saddr b tcp dport <port> redirect to :15213` in `pre`.
+//!
+//! **The dead-man switch.** Every rule is gated on the table's `lease` set,
+//! which holds the instance's own address with a kernel timeout of
+//! [`LEASE`]: input and `pre` rules match `ip daddr @lease`, output rules
+//! `ip saddr @lease`. squall renews the element every [`RENEW_EVERY`] while
+//! the run lives ([`super::lease`]); if squall dies (SIGKILL, its machine
+//! lost) the element expires and every drop and redirect stops matching
+//! within [`LEASE`], with no `squall heal`: the partitions lift and the
+//! intercepted links bypass the latency proxy that died with squall. The
+//! empty table itself stays until `squall heal`.
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
@@ -46,6 +56,13 @@ pub const PROXY_PORT: u16 = 15213;
 /// ever redirects them again.
 pub const PROXY_MARK: u32 = 0x5351;
 
+/// How long the rules of an instance stay in force without a renewal.
+pub const LEASE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How often squall renews each lease: a renewal may be late by four of
+/// these (a loaded machine) before a fault lifts early.
+pub const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How long one `nsenter ... nft` may take.
 const NFT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -60,6 +77,13 @@ pub struct Rules {
     pub input: BTreeSet<String>,
     pub output: BTreeSet<String>,
     pub pre: BTreeSet<String>,
+}
+
+impl Rules {
+    /// No rule in any chain: nothing to keep a lease for.
+    pub fn is_empty(&self) -> bool {
+        self.input.is_empty() && self.output.is_empty() && self.pre.is_empty()
+    }
 }
 
 /// The rules of `instance`, given the active effects and the links whose
@@ -119,10 +143,12 @@ pub fn rules_for(
     rules
 }
 
-/// The `nft -f` script that makes `table` hold exactly `rules`, in one transaction.
-pub fn script(table: &str, rules: &Rules) -> String {
+/// The `nft -f` script that makes `table` hold exactly `rules`, in one
+/// transaction, gated on a fresh lease for `own`, the instance's address.
+pub fn script(table: &str, rules: &Rules, own: Ipv4Addr) -> String {
     let mut s = format!(
         "table ip {table} {{\n\
+         \tset lease {{ type ipv4_addr; flags timeout; }}\n\
          \tchain input {{ type filter hook input priority -10; policy accept; }}\n\
          \tchain output {{ type filter hook output priority -10; policy accept; }}\n\
          \tchain pre {{ type nat hook prerouting priority -100; policy accept; }}\n\
@@ -132,16 +158,26 @@ pub fn script(table: &str, rules: &Rules) -> String {
          flush chain ip {table} pre\n\
          add rule ip {table} pre ct state new counter\n"
     );
-    for (chain, set) in [
-        ("input", &rules.input),
-        ("output", &rules.output),
-        ("pre", &rules.pre),
+    s.push_str(&renewal(table, own));
+    for (chain, set, gate) in [
+        ("input", &rules.input, "ip daddr @lease"),
+        ("output", &rules.output, "ip saddr @lease"),
+        ("pre", &rules.pre, "ip daddr @lease"),
     ] {
         for rule in set {
-            s.push_str(&format!("add rule ip {table} {chain} {rule}\n"));
+            s.push_str(&format!("add rule ip {table} {chain} {gate} {rule}\n"));
         }
     }
     s
+}
+
+/// The `nft -f` script that renews `table`'s lease for `own` by [`LEASE`]
+/// from now (one transaction: the element is never missing in between).
+pub fn renewal(table: &str, own: Ipv4Addr) -> String {
+    format!(
+        "flush set ip {table} lease\nadd element ip {table} lease {{ {own} timeout {}s }}\n",
+        LEASE.as_secs()
+    )
 }
 
 /// Runs `nft -f -` with `script` inside the network namespace of process `pid`.
@@ -272,9 +308,31 @@ mod tests {
             r.pre.iter().collect::<Vec<_>>(),
             ["ip saddr 10.213.5.1 tcp dport 80 redirect to :15213"]
         );
-        let s = script("squall_r1", &r);
+        let s = script("squall_r1", &r, Ipv4Addr::new(10, 213, 5, 10));
         assert!(s.contains(
             "flush chain ip squall_r1 pre\nadd rule ip squall_r1 pre ct state new counter\n"
         ));
+    }
+
+    #[test]
+    fn every_rule_is_gated_on_a_lease_that_expires_in_the_kernel() {
+        let links = [("a-1".to_owned(), WORKLOAD_HOST.to_owned())];
+        let cuts = [cut("b-1", "a-1"), cut("a-1", WORKLOAD_HOST)];
+        let r = rules_for("a-1", &want(&cuts), &links, addr, 80);
+        let s = script("squall_r1", &r, Ipv4Addr::new(10, 213, 5, 10));
+        assert!(
+            s.contains("flush set ip squall_r1 lease\nadd element ip squall_r1 lease { 10.213.5.10 timeout 5s }\n"),
+            "{s}"
+        );
+        let rules: Vec<&str> = s.lines().filter(|l| l.starts_with("add rule")).collect();
+        assert_eq!(
+            rules,
+            [
+                "add rule ip squall_r1 pre ct state new counter",
+                "add rule ip squall_r1 input ip daddr @lease ip saddr 10.213.5.11 ct direction original drop",
+                "add rule ip squall_r1 output ip saddr @lease ip daddr 10.213.5.1 ct direction original drop",
+                "add rule ip squall_r1 pre ip daddr @lease ip saddr 10.213.5.1 tcp dport 80 redirect to :15213",
+            ]
+        );
     }
 }

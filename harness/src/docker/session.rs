@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use super::container::{self, Spec};
 use super::endpoint;
 use super::journal::{Entry, Journal};
+use super::lease::Lease;
 use super::network::{self, Network};
 use super::nft::{self, Rules};
 use super::proxy::{Delays, Errors, Proxy};
@@ -143,6 +144,8 @@ pub struct Session {
     paused: BTreeSet<String>,
     errors: BTreeMap<String, (u16, u32)>,
     rules: BTreeMap<String, Rules>,
+    /// Renews the lease every instance's rules are gated on ([`nft`]).
+    lease: Lease,
     client: HttpClient<Tokio>,
     /// Every applied change, for the benchmark.
     pub actuations: Vec<Actuation>,
@@ -274,6 +277,7 @@ impl Session {
             paused: BTreeSet::new(),
             errors: BTreeMap::new(),
             rules: BTreeMap::new(),
+            lease: Lease::start(nft::table_name(run)),
             client: HttpClient::new(),
             recorded: Vec::new(),
             actuations: Vec::new(),
@@ -378,8 +382,7 @@ impl Session {
             })
             .map_err(journal_error)?;
         let rules = self.rules_of(name);
-        nft::run_in(pid, &nft::script(&table, &rules)).await?;
-        self.rules.insert(name.to_owned(), rules);
+        self.apply_rules(name, pid, &table, rules).await?;
         let intercepted = self.intercepted.iter().any(|(a, b)| a == name || b == name);
         let proxy = if intercepted {
             let errors = self.http.contains(name).then(|| self.proxy_errors.clone());
@@ -549,6 +552,7 @@ impl Session {
         instance.proxy = None;
         instance.pid = 0;
         self.rules.remove(name);
+        self.lease.release(name);
         Ok(())
     }
 
@@ -596,9 +600,28 @@ impl Session {
                 continue;
             }
             let pid = self.instances[&name].pid;
-            nft::run_in(pid, &nft::script(&table, &want)).await?;
-            self.rules.insert(name, want);
+            self.apply_rules(&name, pid, &table, want).await?;
         }
+        Ok(())
+    }
+
+    /// Makes `name`'s table (process `pid`) hold `rules` on a fresh lease,
+    /// renewed from then on while it holds any.
+    async fn apply_rules(
+        &mut self,
+        name: &str,
+        pid: i64,
+        table: &str,
+        rules: Rules,
+    ) -> Result<(), DockerError> {
+        let own = self.instances[name].address;
+        nft::run_in(pid, &nft::script(table, &rules, own)).await?;
+        if rules.is_empty() {
+            self.lease.release(name);
+        } else {
+            self.lease.hold(name, pid, own);
+        }
+        self.rules.insert(name.to_owned(), rules);
         Ok(())
     }
 

@@ -1,6 +1,8 @@
 //! Every way a Docker run can end early leaves nothing behind: a panic (on
 //! the run's thread or in a tokio task), Ctrl-C, SIGTERM, a container
-//! removed from outside. Each test runs the real `squall` binary on a
+//! removed from outside. SIGKILL, which squall cannot see, leaves the
+//! topology for `squall heal`, but its network faults lift by themselves
+//! (the nft lease, docs/docker.md). Each test runs the real `squall` binary on a
 //! topology with a pause, a partition and a latency fault, ends it while the
 //! faults are in force, and checks the exit code, the message and the engine.
 //!
@@ -8,6 +10,7 @@
 //! the binary `cargo test` builds and nowhere else.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -177,6 +180,117 @@ impl Drop for Squall {
             let _ = squall::docker::heal::heal_run_blocking(&self.run);
         }
     }
+}
+
+/// `(pid, address)` of a container of the run.
+fn place(run: &str, instance: &str) -> (i64, String) {
+    let name = container_name(run, instance);
+    let out = Command::new("docker")
+        .args([
+            "inspect",
+            "-f",
+            "{{.State.Pid}} {{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            &name,
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (pid, ip) = text.trim().split_once(' ').expect("pid and address");
+    (pid.parse().unwrap(), ip.to_owned())
+}
+
+/// Whether `GET http://{ip}/squall/health` answers 200 within half a
+/// second, from the namespace of `pid` (or the host's, for `None`).
+fn answers(from: Option<i64>, ip: &str) -> bool {
+    let url = format!("http://{ip}/squall/health");
+    let curl = [
+        "curl",
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-m",
+        "0.5",
+        &url,
+    ];
+    let out = match from {
+        Some(pid) => Command::new("nsenter")
+            .args(["-t", &pid.to_string(), "-n"])
+            .args(curl)
+            .output(),
+        None => Command::new(curl[0]).args(&curl[1..]).output(),
+    }
+    .expect("curl and nsenter are installed (.ci/run)");
+    out.stdout == b"200"
+}
+
+/// SIGKILL mid-fault: squall heals nothing, and the kernel lifts its
+/// network faults by itself. Before the lease runs out, `a-1` (latency: its
+/// port redirected to the proxy that died with squall) refuses the host and
+/// `b-2` (partitioned from `a`) does not answer `a-1`; within the lease plus
+/// a second both answer again. What stays, as docs/docker.md says: the
+/// pause of `b-1`, the containers and the network, until `squall heal`.
+#[test]
+fn sigkill_mid_fault_the_network_faults_lift_within_the_lease() {
+    let _lock = setup();
+    let mut squall = Squall::start(&[]);
+    squall.wait_for_pause();
+    let (a_pid, a_ip) = place(&squall.run, "a-1");
+    let (_, b_ip) = place(&squall.run, "b-2");
+    squall.signal(libc::SIGKILL);
+    let killed = Instant::now();
+    let (status, _) = squall.wait(ENDED_WITHIN);
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    assert!(
+        !answers(None, &a_ip),
+        "a-1's redirect to the dead proxy should still hold"
+    );
+    assert!(
+        !answers(Some(a_pid), &b_ip),
+        "the partition a -> b-2 should still hold"
+    );
+    let bound = squall::docker::nft::LEASE + Duration::from_secs(1);
+    let mut lifted = [None, None];
+    while lifted.iter().any(Option::is_none) && killed.elapsed() < bound + Duration::from_secs(5) {
+        if lifted[0].is_none() && answers(None, &a_ip) {
+            lifted[0] = Some(killed.elapsed());
+        }
+        if lifted[1].is_none() && answers(Some(a_pid), &b_ip) {
+            lifted[1] = Some(killed.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!(
+        "after SIGKILL: latency redirect lifted at {:?}, partition at {:?}",
+        lifted[0], lifted[1]
+    );
+    for (what, at) in ["the latency redirect", "the partition"].iter().zip(lifted) {
+        let at = at.unwrap_or_else(|| panic!("{what} never lifted"));
+        assert!(
+            at <= bound,
+            "{what} lifted after {at:?}, beyond the lease plus a second ({bound:?})"
+        );
+    }
+    // What squall could not undo without its process: the pause.
+    let left = rt().block_on(leftovers(Some(&squall.run)));
+    let paused = container_name(&squall.run, "b-1");
+    assert!(
+        left.contains(&format!("container {paused} (paused)")),
+        "{left:?}"
+    );
+    // `squall heal`, as a user would run it, with the run's journal.
+    let healed = Command::new(SQUALL)
+        .args(["heal", "--run", &squall.run])
+        .env("XDG_STATE_HOME", squall._state.path())
+        .output()
+        .unwrap();
+    assert!(
+        healed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&healed.stderr)
+    );
+    squall.assert_left_nothing();
 }
 
 /// A panic from fail point `point` after the faults took effect: squall
