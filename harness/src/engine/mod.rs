@@ -65,6 +65,17 @@ impl BackendKind {
     /// place in the file, so that `squall run a.toml b.toml` stops before the
     /// first run rather than after it.
     pub fn check(self, scenario: &Scenario) -> Result<(), ScenarioError> {
+        if let Some(gameday) = &scenario.gameday {
+            // Run, it would build its own topology and fault that, as if the
+            // section were not there: refused rather than ignored.
+            return Err(ScenarioError {
+                path: scenario.path.clone(),
+                line: gameday.line,
+                col: gameday.col,
+                message: "a `[gameday]` file attaches to a running system; `squall run` and `squall explore` build their own topology and cannot run it".to_owned(),
+                hint: Some("`squall gameday` is not built yet (docs/gameday.md); without the section and the faults' `mode`, the file runs as a topology of its own".to_owned()),
+            });
+        }
         if let (BackendKind::Sim, Some(compose)) = (self, &scenario.docker.compose) {
             let from_compose: Vec<String> = scenario
                 .services
@@ -352,5 +363,19 @@ work = "1ms"
             crate::docker::image::FIXTURE_IMAGE
         ));
         BackendKind::Docker.check(&named).unwrap();
+    }
+
+    #[test]
+    fn a_game_day_file_is_refused_by_both_backends_at_its_section() {
+        let s = scenario(
+            "[[faults]]\nkind = \"kill\"\ntarget = \"ledger\"\nat = \"1s\"\nfor = \"2s\"\n[gameday]\nproject = \"staging\"\nallow = [\"ledger\"]\n",
+        );
+        for kind in [BackendKind::Sim, BackendKind::Docker] {
+            let error = kind.check(&s).unwrap_err().to_string();
+            assert!(
+                error.starts_with("t.toml:16:1: a `[gameday]` file attaches to a running system"),
+                "{error}"
+            );
+        }
     }
 }

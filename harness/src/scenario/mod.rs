@@ -54,6 +54,7 @@ pub mod compose;
 mod duration;
 mod error;
 mod explore;
+pub mod gameday;
 pub mod limits;
 mod model;
 mod raw;

@@ -41,6 +41,8 @@ pub struct Scenario {
     pub explore: Option<ExploreConfig>,
     /// `[docker]`: what the Docker backend runs; the simulator ignores it.
     pub docker: DockerConfig,
+    /// `[gameday]`: targets in a running system squall did not start.
+    pub gameday: Option<super::gameday::GamedayConfig>,
 }
 
 /// `[docker]`: settings of the Docker backend for the whole scenario.

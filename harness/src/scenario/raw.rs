@@ -33,6 +33,27 @@ pub(crate) struct RawScenario {
     pub invariants: Vec<RawInvariant>,
     pub explore: Option<Spanned<RawExplore>>,
     pub docker: Option<RawDocker>,
+    /// `[gameday]`: the file drives faults into an existing staging system.
+    pub gameday: Option<Spanned<RawGameday>>,
+}
+
+/// `[gameday]`: how targets are found in a running system, and the safety rails.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGameday {
+    pub project: Option<Spanned<String>>,
+    pub filter: Option<Spanned<String>>,
+    pub allow: Spanned<Vec<Spanned<String>>>,
+    pub limits: Option<Spanned<RawGamedayLimits>>,
+}
+
+/// `[gameday] limits`: the blast radius.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGamedayLimits {
+    pub instances_at_once: Option<Spanned<i64>>,
+    pub keep_healthy: Option<Spanned<i64>>,
+    pub max_for: Option<Spanned<DurationText>>,
 }
 
 /// `[explore]`: the space of fault schedules `squall explore` draws from.
@@ -157,6 +178,8 @@ pub(crate) struct RawFault {
     pub rate: Option<Spanned<f64>>,
     pub direction: Option<Spanned<String>>,
     pub status: Option<Spanned<i64>>,
+    /// Game days only: which of the target service's containers (`one`, `all`, ...).
+    pub mode: Option<Spanned<String>>,
 }
 
 impl RawFault {

@@ -86,8 +86,16 @@ pub(crate) fn scenario(
         services::open_endpoint(target, raw.workload.path.get_ref());
     }
     let workload = workload(raw.workload, duration, &services)?;
-    let faults = raw
-        .faults
+    let mut raw_faults = raw.faults;
+    let modes: Vec<_> = raw_faults.iter_mut().map(|f| f.mode.take()).collect();
+    if raw.gameday.is_none() {
+        if let Some(m) = modes.iter().flatten().next() {
+            return Err(Diag::new(m.span(), "`mode` is for game days only")
+                .hint("add a `[gameday]` section, or leave `mode` out"));
+        }
+    }
+    let kind_spans: Vec<_> = raw_faults.iter().map(|f| f.kind.span()).collect();
+    let faults: Vec<crate::scenario::Fault> = raw_faults
         .into_iter()
         .map(|fault| faults::fault(fault, duration, &services, text))
         .collect::<Result<_, _>>()?;
@@ -100,7 +108,32 @@ pub(crate) fn scenario(
         .explore
         .map(|e| explore::explore(e, &services))
         .transpose()?;
+    let gameday = match raw.gameday {
+        None => None,
+        Some(g) => {
+            let fors: Vec<_> = faults
+                .iter()
+                .zip(kind_spans)
+                .map(|(f, span)| {
+                    // A restart is over at once: it needs no `for`.
+                    let restart = matches!(f.kind, crate::scenario::FaultKind::Restart { .. });
+                    let length = f.until.map(|u| u.saturating_sub(f.at));
+                    (
+                        if restart {
+                            Some(Duration::ZERO)
+                        } else {
+                            length
+                        },
+                        span,
+                    )
+                })
+                .collect();
+            let names: Vec<&str> = services.keys().map(String::as_str).collect();
+            Some(super::gameday::gameday(g, modes, &fors, &names, text)?)
+        }
+    };
     Ok(Scenario {
+        gameday,
         name,
         description: raw.description.unwrap_or_default(),
         path: path.to_path_buf(),
@@ -229,7 +262,7 @@ fn workload(
 
 // ---- helpers shared with the fault and invariant checks ----
 
-fn duration(text: &Spanned<DurationText>) -> Result<Duration, Diag> {
+pub(crate) fn duration(text: &Spanned<DurationText>) -> Result<Duration, Diag> {
     duration_at(text.get_ref(), text.span())
 }
 
@@ -485,7 +518,7 @@ work = "1ms"
             ),
             (
                 "durration = \"60s\"\n",
-                "t.toml:1:1: unknown key `durration`\n  (hint: expected one of `name`, `description`, `duration`, `seed`, `expect`, `sim`, `workload`, `services`, `faults`, `invariants`, `explore`, `docker`)",
+                "t.toml:1:1: unknown key `durration`\n  (hint: expected one of `name`, `description`, `duration`, `seed`, `expect`, `sim`, `workload`, `services`, `faults`, `invariants`, `explore`, `docker`, `gameday`)",
             ),
             (
                 &format!("{BASE}[services.fraud]\nreplica = 2\n"),

@@ -405,7 +405,7 @@ mod tests {
             ),
             (
                 &fault("kind = \"kill\"\ntarget = \"ledger-1\"\nat = \"1s\"\nduration = \"5s\""),
-                "t.toml:15:1: unknown key `duration`\n  (hint: expected one of `kind`, `target`, `between`, `at`, `for`, `delay`, `jitter`, `rate`, `direction`, `status`)",
+                "t.toml:15:1: unknown key `duration`\n  (hint: expected one of `kind`, `target`, `between`, `at`, `for`, `delay`, `jitter`, `rate`, `direction`, `status`, `mode`)",
             ),
             (
                 &fault("kind = \"restart\"\ntarget = \"ledger-1\"\nat = \"1s\"\nfor = \"5s\""),
