@@ -8,20 +8,14 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_spanned::Spanned;
 
 use super::error::Diag;
 use super::raw::{RawGameday, RawGamedayLimits};
 use super::validate::duration;
 
-/// The compose label that names the project.
-pub const PROJECT_LABEL: &str = "com.docker.compose.project";
-/// The compose label that names the service.
-pub const SERVICE_LABEL: &str = "com.docker.compose.service";
-
 /// `[gameday]`, validated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GamedayConfig {
     /// How candidates are found.
     pub find: Finder,
@@ -36,8 +30,7 @@ pub struct GamedayConfig {
 }
 
 /// How candidate containers are found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finder {
     /// `project = "staging"`: containers with `com.docker.compose.project=staging`.
     Project(String),
@@ -46,7 +39,7 @@ pub enum Finder {
 }
 
 /// `[gameday] limits`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GamedayLimits {
     /// At most this many containers under faults at once (default 1).
     pub instances_at_once: u32,
@@ -54,13 +47,11 @@ pub struct GamedayLimits {
     /// (default 1), counted against the replicas healthy now.
     pub keep_healthy: u32,
     /// No fault may last longer (default 5 minutes); a fault without `for` is refused.
-    #[serde(with = "millis")]
     pub max_for: Duration,
 }
 
 /// A fault's selection mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// One container, picked by the seed (the default).
     One,
@@ -81,25 +72,6 @@ impl Mode {
             Mode::Count(c) => c as usize,
             Mode::Percent(p) => (n * p as usize).div_ceil(100),
         }
-    }
-}
-
-impl std::fmt::Display for Mode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Mode::One => f.write_str("one"),
-            Mode::All => f.write_str("all"),
-            Mode::Count(n) => write!(f, "count:{n}"),
-            Mode::Percent(p) => write!(f, "percent:{p}"),
-        }
-    }
-}
-
-mod millis {
-    use serde::Serializer;
-    use std::time::Duration;
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u128(d.as_millis())
     }
 }
 

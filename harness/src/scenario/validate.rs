@@ -115,17 +115,12 @@ pub(crate) fn scenario(
                 .iter()
                 .zip(kind_spans)
                 .map(|(f, span)| {
-                    // A restart is over at once: it needs no `for`.
-                    let restart = matches!(f.kind, crate::scenario::FaultKind::Restart { .. });
-                    let length = f.until.map(|u| u.saturating_sub(f.at));
-                    (
-                        if restart {
-                            Some(Duration::ZERO)
-                        } else {
-                            length
-                        },
-                        span,
-                    )
+                    let length = match f.kind {
+                        // A restart is over at once: it needs no `for`.
+                        crate::scenario::FaultKind::Restart { .. } => Some(Duration::ZERO),
+                        _ => f.until.map(|u| u.saturating_sub(f.at)),
+                    };
+                    (length, span)
                 })
                 .collect();
             let names: Vec<&str> = services.keys().map(String::as_str).collect();
