@@ -5,6 +5,7 @@ mod check;
 mod diff;
 mod execute;
 mod explore;
+mod gameday;
 pub mod panic;
 mod progress;
 mod suite;
@@ -140,6 +141,22 @@ enum Command {
     /// Exit codes: 0 healed (or nothing to heal), 3 the engine could not be
     /// reached, stopped answering, or something could not be undone.
     Heal(HealArgs),
+    /// Drills against a running system: plan, run, halt, unhalt, status, verify-audit.
+    ///
+    /// A game day attaches to containers that already run (a compose project
+    /// on a staging engine) instead of building a topology. It touches only
+    /// containers with two keys (their own `squall.target=true` label and the
+    /// file's `allow`), never a `squall.protect=true` one; `plan` shows and
+    /// hashes what will be done, `run` refuses if the system changed since,
+    /// re-checks each target at its injection, keeps a floor of healthy
+    /// replicas, and writes every decision to a hash-chained audit log.
+    /// `halt` stops every game day on the engine from any terminal. See
+    /// docs/gameday.md.
+    ///
+    /// Exit codes: 0 held (or done), 1 an invariant failed (verify-audit: the
+    /// chain is broken), 2 bad input, a refused plan or the lever pulled,
+    /// 3 environment, 4 aborted and healed.
+    Gameday(gameday::GamedayArgs),
     /// Which fault mechanisms work against this Docker engine.
     ///
     /// Contacts the engine (`DOCKER_HOST` honoured), checks that its network
@@ -307,6 +324,7 @@ pub fn main() -> i32 {
         Command::Suite(args) => suite::suite(args),
         Command::Diff(args) => diff::diff(args),
         Command::Heal(args) => heal(args),
+        Command::Gameday(args) => gameday::gameday(args),
         Command::Doctor => doctor(),
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -587,6 +605,9 @@ fn heal(args: HealArgs) -> i32 {
         Ok(healed) => {
             for c in &healed.unpaused {
                 println!("{}  {c}", verb(GOOD, "Unpaused"));
+            }
+            for c in &healed.started {
+                println!("{}  game-day target {c}", verb(GOOD, "Started"));
             }
             for t in &healed.tables {
                 println!("{}  nft table {t}", verb(GOOD, "Deleted"));

@@ -118,6 +118,9 @@ pub struct PlannedFault {
     pub detail: String,
     /// Instances, or `a<->b` / `a->b` links, it touches.
     pub targets: Vec<String>,
+    /// The instances its targets resolved to (the other end of a link or a
+    /// cut is a peer, not taken): what a game day's rails count.
+    pub taken: Vec<String>,
     pub start: Duration,
     /// `None`: lasts to the end of the load phase.
     pub end: Option<Duration>,
@@ -142,8 +145,21 @@ impl From<PlannedFault> for crate::record::AppliedFault {
 /// shorter than the scenario's own, with `--duration`): faults that would start
 /// after it are left out, faults that would heal after it last to the end.
 pub fn plan(scenario: &Scenario, seed: u64, duration: Duration) -> Vec<PlannedFault> {
-    let topology = instances(scenario);
-    let mut hosts: Vec<String> = topology.values().flatten().cloned().collect();
+    plan_among(scenario, seed, duration, &instances(scenario))
+}
+
+/// [`plan`], with each target picked among `targets` (per service, the
+/// instances a fault may take: on a game day, those both keys allow) while
+/// every instance of the scenario stays a peer (what an isolated instance is
+/// cut off from).
+pub fn plan_among(
+    scenario: &Scenario,
+    seed: u64,
+    duration: Duration,
+    targets: &IndexMap<String, Vec<String>>,
+) -> Vec<PlannedFault> {
+    let topology = targets;
+    let mut hosts: Vec<String> = instances(scenario).into_values().flatten().collect();
     hosts.push(WORKLOAD_HOST.to_owned());
     let mut planned = Vec::new();
     for (index, fault) in scenario.faults.iter().enumerate() {
@@ -153,25 +169,30 @@ pub fn plan(scenario: &Scenario, seed: u64, duration: Duration) -> Vec<PlannedFa
         // Each fault draws its picks from its own stream, so adding a fault
         // does not change which instances the others pick.
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (0x5eed_0000 + index as u64));
-        let mut resolve = |t: &Target| resolve(t, &topology, &mut rng);
+        let mut resolve = |t: &Target| resolve(t, topology, &mut rng);
+        let mut taken: Vec<String> = Vec::new();
         let (kind, detail, targets, effects) = match &fault.kind {
             FaultKind::Kill { target } => {
                 let i = resolve(target);
+                taken.clone_from(&i);
                 let e = i.iter().cloned().map(Effect::Down).collect();
                 (FaultClass::Kill, format!("kill {target}"), i, e)
             }
             FaultKind::Restart { target } => {
                 let i = resolve(target);
+                taken.clone_from(&i);
                 let e = i.iter().cloned().map(Effect::Restart).collect();
                 (FaultClass::Restart, format!("restart {target}"), i, e)
             }
             FaultKind::Pause { target } => {
                 let i = resolve(target);
+                taken.clone_from(&i);
                 let e = i.iter().cloned().map(Effect::Pause).collect();
                 (FaultClass::Pause, format!("pause {target}"), i, e)
             }
             FaultKind::Isolate { target } => {
                 let i = resolve(target);
+                taken.clone_from(&i);
                 let mut e = Vec::new();
                 for x in &i {
                     for h in hosts.iter().filter(|h| !i.contains(h)) {
@@ -192,7 +213,8 @@ pub fn plan(scenario: &Scenario, seed: u64, duration: Duration) -> Vec<PlannedFa
                 delay,
                 jitter,
             } => {
-                let links = links(scope, &hosts, &mut resolve);
+                let (links, sides) = links(scope, &hosts, &mut resolve);
+                taken = sides;
                 let e = links
                     .iter()
                     .map(|(a, b)| Effect::Delay {
@@ -211,7 +233,8 @@ pub fn plan(scenario: &Scenario, seed: u64, duration: Duration) -> Vec<PlannedFa
                 (FaultClass::Latency, detail, link_names(&links), e)
             }
             FaultKind::Loss { scope, rate } => {
-                let links = links(scope, &hosts, &mut resolve);
+                let (links, sides) = links(scope, &hosts, &mut resolve);
+                taken = sides;
                 let ppm = (rate * 1e6).round() as u32;
                 let e = links
                     .iter()
@@ -227,6 +250,7 @@ pub fn plan(scenario: &Scenario, seed: u64, duration: Duration) -> Vec<PlannedFa
             FaultKind::Partition { sides, one_way } => {
                 let left: Vec<String> = sides.0.iter().flat_map(&mut resolve).collect();
                 let right: Vec<String> = sides.1.iter().flat_map(&mut resolve).collect();
+                taken = left.iter().chain(&right).cloned().collect();
                 let mut e = Vec::new();
                 let mut names = Vec::new();
                 for l in &left {
@@ -264,6 +288,7 @@ pub fn plan(scenario: &Scenario, seed: u64, duration: Duration) -> Vec<PlannedFa
                 rate,
             } => {
                 let i = resolve(target);
+                taken.clone_from(&i);
                 let ppm = (rate * 1e6).round() as u32;
                 let e = i
                     .iter()
@@ -293,6 +318,7 @@ pub fn plan(scenario: &Scenario, seed: u64, duration: Duration) -> Vec<PlannedFa
             kind,
             detail,
             targets,
+            taken,
             start: fault.at,
             end,
             effects,
@@ -326,15 +352,23 @@ fn resolve(
     }
 }
 
-/// The unordered links a latency or loss scope covers, each once, `a < b`.
+/// The unordered links a latency or loss scope covers, each once, `a < b`,
+/// and the instances its targets resolved to.
 fn links(
     scope: &LinkScope,
     hosts: &[String],
     resolve: &mut impl FnMut(&Target) -> Vec<String>,
-) -> Vec<(String, String)> {
-    let (left, right) = match scope {
-        LinkScope::Instance(t) => (resolve(t), hosts.to_vec()),
-        LinkScope::Between(a, b) => (resolve(a), resolve(b)),
+) -> (Vec<(String, String)>, Vec<String>) {
+    let (left, right, taken) = match scope {
+        LinkScope::Instance(t) => {
+            let left = resolve(t);
+            (left.clone(), hosts.to_vec(), left)
+        }
+        LinkScope::Between(a, b) => {
+            let (left, right) = (resolve(a), resolve(b));
+            let taken = left.iter().chain(&right).cloned().collect();
+            (left, right, taken)
+        }
     };
     let mut out: Vec<(String, String)> = Vec::new();
     for l in &left {
@@ -349,7 +383,7 @@ fn links(
             }
         }
     }
-    out
+    (out, taken)
 }
 
 fn link_names(links: &[(String, String)]) -> Vec<String> {

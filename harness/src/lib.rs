@@ -24,6 +24,7 @@ pub mod engine;
 pub mod exit;
 pub mod explore;
 pub mod fault;
+pub mod gameday;
 pub mod interrupt;
 pub mod invariant;
 pub mod record;

@@ -48,6 +48,22 @@ pub fn judge(
     plan: &Plan,
     shortening: Option<&Shortening>,
 ) -> Result<Judged, RunError> {
+    judge_with(scenario, plan, shortening, |opts| match plan.backend {
+        BackendKind::Sim => squall::sim::run(scenario, opts),
+        BackendKind::Docker => squall::docker::run(scenario, opts),
+        BackendKind::Gameday => Err(RunError::Unsupported(
+            "a game day runs through `squall gameday run`".to_owned(),
+        )),
+    })
+}
+
+/// [`judge`], with the run made by `run` (a game day attaches its own way).
+pub fn judge_with(
+    scenario: &Scenario,
+    plan: &Plan,
+    shortening: Option<&Shortening>,
+    run: impl FnOnce(&RunOptions) -> Result<squall::record::RunRecord, RunError>,
+) -> Result<Judged, RunError> {
     let opts = RunOptions {
         seed: Some(plan.seed),
         duration: plan.duration,
@@ -57,10 +73,7 @@ pub fn judge(
     };
     let started = SystemTime::now();
     let clock = Instant::now();
-    let record = match plan.backend {
-        BackendKind::Sim => squall::sim::run(scenario, &opts)?,
-        BackendKind::Docker => squall::docker::run(scenario, &opts)?,
-    };
+    let record = run(&opts)?;
     let mut verdicts = squall::invariant::evaluate(scenario, &record);
     let interrupted = plan.backend == BackendKind::Sim && squall::interrupt::requested();
     let cause = if interrupted {

@@ -38,7 +38,7 @@ pub fn reporter() -> Reporter {
             Progress::Load { backend, done, of } => {
                 let clock = match backend {
                     BackendKind::Sim => "simulated",
-                    BackendKind::Docker => "of load",
+                    BackendKind::Docker | BackendKind::Gameday => "of load",
                 };
                 let line = format!(
                     "{:>12}  {}s of {}s {clock}",

@@ -5,7 +5,9 @@
 //! which runs existed and whether their process is still alive. For each run
 //! to heal: paused containers are unpaused, squall's nft table is deleted from
 //! each running container's namespace, the containers and the network are
-//! removed, and the journal goes. A run whose squall is still alive is left
+//! removed, and the journal goes. A game day's targets are not squall's:
+//! what its journal says was done to them is undone (unpaused, started again
+//! if squall stopped them, its table deleted) and they stay. A run whose squall is still alive is left
 //! alone unless named with `--run` or `--all`.
 
 use std::collections::BTreeSet;
@@ -35,6 +37,8 @@ pub struct Healed {
     pub runs: BTreeSet<String>,
     pub containers: Vec<String>,
     pub unpaused: Vec<String>,
+    /// Game-day targets squall had stopped, started again.
+    pub started: Vec<String>,
     pub tables: Vec<String>,
     pub networks: Vec<String>,
     pub journals: Vec<String>,
@@ -119,6 +123,14 @@ pub async fn heal(docker: &Docker, which: &Which) -> Result<Healed, DockerError>
             network::remove(docker, name).await?;
             healed.networks.push(name.clone());
         }
+        let theirs: BTreeSet<&str> = containers
+            .iter()
+            .filter(|c| &c.run == run)
+            .map(|c| c.name.as_str())
+            .collect();
+        for j in journals.iter().filter(|j| &j.run == run) {
+            attached(docker, j, &theirs, &table, &mut healed).await?;
+        }
         for j in journals.iter().filter(|j| &j.run == run) {
             if std::fs::remove_file(&j.path).is_ok() {
                 healed.journals.push(j.path.display().to_string());
@@ -127,6 +139,53 @@ pub async fn heal(docker: &Docker, which: &Which) -> Result<Healed, DockerError>
         healed.runs.insert(run.clone());
     }
     Ok(healed)
+}
+
+/// Undoes what a game day's journal says it did to containers that are not
+/// squall's (`created`: those that are, already healed and removed): each is
+/// unpaused, its table deleted, and started again if squall stopped it. None
+/// is removed; one that is gone needs nothing.
+async fn attached(
+    docker: &Docker,
+    journal: &journal::Found,
+    created: &BTreeSet<&str>,
+    table: &str,
+    healed: &mut Healed,
+) -> Result<(), DockerError> {
+    let mut seen = BTreeSet::new();
+    for entry in &journal.entries {
+        let (journal::Entry::Kill { container }
+        | journal::Entry::Pause { container }
+        | journal::Entry::Table { container, .. }) = entry
+        else {
+            continue;
+        };
+        if created.contains(container.as_str()) || !seen.insert(container.clone()) {
+            continue;
+        }
+        let killed = journal.entries.contains(&journal::Entry::Kill {
+            container: container.clone(),
+        });
+        let state = match container::inspect_state(docker, container).await {
+            Ok(state) => state,
+            Err(DockerError::Vanished { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        if state.paused.unwrap_or(false) {
+            container::unpause(docker, container).await?;
+            healed.unpaused.push(container.clone());
+        }
+        if !state.running.unwrap_or(false) && killed {
+            endpoint::start(docker, container).await?;
+            healed.started.push(container.clone());
+        }
+        if let Ok((pid, _)) = container::state(docker, container).await {
+            if pid > 0 && nft::delete_table(pid, table).await.is_ok() {
+                healed.tables.push(format!("{container}:{table}"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether `name` is still paused; a container that is gone is not.

@@ -47,7 +47,6 @@ use tokio::io::AsyncWriteExt;
 
 use super::DockerError;
 use crate::engine::Desired;
-use crate::fault::WORKLOAD_HOST;
 
 /// The port the latency proxy listens on inside each intercepted namespace.
 pub const PROXY_PORT: u16 = 15213;
@@ -88,13 +87,18 @@ impl Rules {
 
 /// The rules of `instance`, given the active effects and the links whose
 /// traffic goes through the proxy. `addr` maps an instance (or
-/// [`WORKLOAD_HOST`], to the gateway) to its address, `port` an instance to
-/// the port it serves on.
+/// [`crate::fault::WORKLOAD_HOST`], to the gateway) to its address, `port`
+/// an instance to the port it serves on. `ours` says which hosts squall may
+/// put rules in: a cut towards any other host (the workload; on a game day,
+/// a container squall may not touch) is dropped on its way out of
+/// `instance` instead of on its way in, and loss on a link to one is
+/// applied both ways here.
 pub fn rules_for(
     instance: &str,
     want: &Desired,
     intercepted: &[(String, String)],
     addr: impl Fn(&str) -> Option<Ipv4Addr>,
+    ours: impl Fn(&str) -> bool,
     port: u16,
 ) -> Rules {
     let mut rules = Rules::default();
@@ -105,7 +109,7 @@ pub fn rules_for(
             if let Some(a) = addr(from) {
                 rules.input.insert(format!("ip saddr {a}{ct} drop"));
             }
-        } else if from == instance && to == WORKLOAD_HOST {
+        } else if from == instance && !ours(to) {
             if let Some(a) = addr(to) {
                 rules.output.insert(format!("ip daddr {a}{ct} drop"));
             }
@@ -122,7 +126,7 @@ pub fn rules_for(
         let Some(o) = addr(other) else { continue };
         let drop = format!("numgen random mod 1000000 < {ppm} drop");
         rules.input.insert(format!("ip saddr {o} {drop}"));
-        if other == WORKLOAD_HOST {
+        if !ours(other) {
             rules.output.insert(format!("ip daddr {o} {drop}"));
         }
     }
@@ -239,7 +243,7 @@ pub async fn delete_table(pid: i64, table: &str) -> Result<(), DockerError> {
 mod tests {
     use super::*;
     use crate::engine::{FaultState, Step};
-    use crate::fault::Effect;
+    use crate::fault::{Effect, WORKLOAD_HOST};
 
     /// What `effects`, all in force, want.
     fn want(effects: &[Effect]) -> Desired {
@@ -260,6 +264,10 @@ mod tests {
         }
     }
 
+    fn ours(name: &str) -> bool {
+        name != WORKLOAD_HOST
+    }
+
     fn cut(from: &str, to: &str) -> Effect {
         Effect::Cut {
             from: from.into(),
@@ -269,18 +277,18 @@ mod tests {
 
     #[test]
     fn one_way_cuts_match_the_connection_direction() {
-        let r = rules_for("b-1", &want(&[cut("a-1", "b-1")]), &[], addr, 80);
+        let r = rules_for("b-1", &want(&[cut("a-1", "b-1")]), &[], addr, ours, 80);
         assert_eq!(
             r.input.iter().collect::<Vec<_>>(),
             ["ip saddr 10.213.5.10 ct direction original drop"]
         );
         // The caller side holds nothing: the cut lives on the receiving end.
         assert_eq!(
-            rules_for("a-1", &want(&[cut("a-1", "b-1")]), &[], addr, 80),
+            rules_for("a-1", &want(&[cut("a-1", "b-1")]), &[], addr, ours, 80),
             Rules::default()
         );
         let both = [cut("a-1", "b-1"), cut("b-1", "a-1")];
-        let r = rules_for("a-1", &want(&both), &[], addr, 80);
+        let r = rules_for("a-1", &want(&both), &[], addr, ours, 80);
         assert_eq!(
             r.input.iter().collect::<Vec<_>>(),
             ["ip saddr 10.213.5.11 drop"]
@@ -295,7 +303,7 @@ mod tests {
             ppm: 300_000,
         };
         let links = [("a-1".to_owned(), WORKLOAD_HOST.to_owned())];
-        let r = rules_for("a-1", &want(&[loss]), &links, addr, 80);
+        let r = rules_for("a-1", &want(&[loss]), &links, addr, ours, 80);
         assert_eq!(
             r.input.iter().collect::<Vec<_>>(),
             ["ip saddr 10.213.5.1 numgen random mod 1000000 < 300000 drop"]
@@ -318,7 +326,7 @@ mod tests {
     fn every_rule_is_gated_on_a_lease_that_expires_in_the_kernel() {
         let links = [("a-1".to_owned(), WORKLOAD_HOST.to_owned())];
         let cuts = [cut("b-1", "a-1"), cut("a-1", WORKLOAD_HOST)];
-        let r = rules_for("a-1", &want(&cuts), &links, addr, 80);
+        let r = rules_for("a-1", &want(&cuts), &links, addr, ours, 80);
         let s = script("squall_r1", &r, Ipv4Addr::new(10, 213, 5, 10));
         assert!(
             s.contains("flush set ip squall_r1 lease\nadd element ip squall_r1 lease { 10.213.5.10 timeout 5s }\n"),
@@ -333,6 +341,27 @@ mod tests {
                 "add rule ip squall_r1 output ip saddr @lease ip daddr 10.213.5.1 ct direction original drop",
                 "add rule ip squall_r1 pre ip daddr @lease ip saddr 10.213.5.1 tcp dport 80 redirect to :15213",
             ]
+        );
+    }
+
+    #[test]
+    fn a_cut_towards_a_host_squall_may_not_touch_is_dropped_on_the_way_out() {
+        // On a game day b-1 is a bystander: a-1 gets both halves of the cut.
+        let only_a = |n: &str| n == "a-1";
+        let both = [cut("a-1", "b-1"), cut("b-1", "a-1")];
+        let r = rules_for("a-1", &want(&both), &[], addr, only_a, 80);
+        assert_eq!(
+            r.input.iter().collect::<Vec<_>>(),
+            ["ip saddr 10.213.5.11 drop"]
+        );
+        assert_eq!(
+            r.output.iter().collect::<Vec<_>>(),
+            ["ip daddr 10.213.5.11 drop"]
+        );
+        let one_way = rules_for("a-1", &want(&[cut("a-1", "b-1")]), &[], addr, only_a, 80);
+        assert_eq!(
+            one_way.output.iter().collect::<Vec<_>>(),
+            ["ip daddr 10.213.5.11 ct direction original drop"]
         );
     }
 }

@@ -431,7 +431,7 @@ pub fn intercepted(
     (links.into_iter().collect(), http)
 }
 
-async fn signalled() -> &'static str {
+pub(crate) async fn signalled() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

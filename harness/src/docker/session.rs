@@ -81,6 +81,20 @@ pub struct InstanceSpec {
     pub compose: Option<ComposeService>,
 }
 
+/// A container a game day attaches to, as discovery found it.
+#[derive(Debug, Clone)]
+pub struct AttachSpec {
+    pub instance: String,
+    pub service: String,
+    /// The container's id: pinned, so that a container replaced since
+    /// (same name, new id) is never mistaken for it.
+    pub container: String,
+    pub address: Ipv4Addr,
+    pub port: u16,
+    /// squall may fault it ([`Instance`]).
+    pub ours: bool,
+}
+
 /// An instance as it runs.
 #[derive(Debug)]
 pub struct Instance {
@@ -100,6 +114,10 @@ pub struct Instance {
     admin: bool,
     /// How it is ready: the fixture's health endpoint, or the compose file's.
     ready: Ready,
+    /// squall may fault it and put rules in its namespace: every instance of
+    /// a topology squall built; on a game day, only the containers both keys
+    /// allow ([`crate::gameday`]). Any other is only a peer, an address.
+    ours: bool,
 }
 
 /// How squall knows an instance is ready for load.
@@ -131,7 +149,11 @@ pub struct Session {
     pub docker: Docker,
     pub run: String,
     journal: Journal,
-    pub network: Network,
+    /// The network squall created, removed at teardown; none on a game day.
+    pub network: Option<Network>,
+    /// The host's address on the instances' network: where the workload's
+    /// traffic comes from.
+    gateway: Ipv4Addr,
     pub instances: IndexMap<String, Instance>,
     intercepted: Vec<(String, String)>,
     delays: Delays,
@@ -259,6 +281,7 @@ impl Session {
                     received_before: 0,
                     admin: spec.image == super::image::FIXTURE_IMAGE,
                     ready,
+                    ours: true,
                 },
             );
         }
@@ -266,7 +289,8 @@ impl Session {
             docker,
             run: run.to_owned(),
             journal,
-            network,
+            gateway: network.gateway(),
+            network: Some(network.clone()),
             instances,
             intercepted,
             delays: Delays::default(),
@@ -285,7 +309,7 @@ impl Session {
         // Creating touches no network endpoint, so it goes in parallel; each
         // start joins the network, so those go one at a time (`endpoint`).
         let docker = session.docker.clone();
-        let net = session.network.clone();
+        let net = network;
         let created = futures_util::future::join_all(
             containers
                 .iter()
@@ -345,10 +369,73 @@ impl Session {
         Ok(session)
     }
 
+    /// A session on containers that already run (a game day): nothing is
+    /// created; each instance squall may touch gets its table (and proxy,
+    /// when on a link in `intercepted`) now, the others are only addresses.
+    /// `gateway` is the host's address on their network.
+    pub async fn attach(
+        docker: Docker,
+        run: &str,
+        journal: Journal,
+        specs: Vec<AttachSpec>,
+        gateway: Ipv4Addr,
+        intercepted: Vec<(String, String)>,
+        http: BTreeSet<String>,
+    ) -> Result<Session, DockerError> {
+        let instances = specs
+            .iter()
+            .map(|spec| {
+                let instance = Instance {
+                    service: spec.service.clone(),
+                    container: spec.container.clone(),
+                    address: spec.address,
+                    port: spec.port,
+                    pid: 0,
+                    proxy: None,
+                    received_before: 0,
+                    admin: false,
+                    ready: Ready::Running,
+                    ours: spec.ours,
+                };
+                (spec.instance.clone(), instance)
+            })
+            .collect();
+        let mut session = Session {
+            docker,
+            run: run.to_owned(),
+            journal,
+            network: None,
+            gateway,
+            instances,
+            intercepted,
+            delays: Delays::default(),
+            http,
+            proxy_errors: Errors::default(),
+            want: Desired::default(),
+            down: BTreeSet::new(),
+            paused: BTreeSet::new(),
+            errors: BTreeMap::new(),
+            rules: BTreeMap::new(),
+            lease: Lease::start(nft::table_name(run)),
+            client: HttpClient::new(),
+            recorded: Vec::new(),
+            actuations: Vec::new(),
+        };
+        for spec in specs.iter().filter(|s| s.ours) {
+            session.install(&spec.instance).await?;
+        }
+        Ok(session)
+    }
+
+    /// Whether squall may touch `name` (see [`Instance`]).
+    pub fn is_ours(&self, name: &str) -> bool {
+        self.instances.get(name).is_some_and(|i| i.ours)
+    }
+
     /// The address of an instance, or of the gateway for the workload.
     pub fn address(&self, name: &str) -> Option<Ipv4Addr> {
         if name == WORKLOAD_HOST {
-            return Some(self.network.gateway());
+            return Some(self.gateway);
         }
         self.instances.get(name).map(|i| i.address)
     }
@@ -486,6 +573,7 @@ impl Session {
             &self.want,
             &self.intercepted,
             |n| self.address(n),
+            |n| self.instances.get(n).is_some_and(|i| i.ours),
             port,
         )
     }
@@ -530,7 +618,7 @@ impl Session {
     async fn kill(&mut self, name: &str) -> Result<(), DockerError> {
         // What this life counted and recorded dies with it: read it first, unless it is
         // paused (it could not answer; the kill is not held up for it).
-        if !self.paused.contains(name) {
+        if !self.paused.contains(name) && self.instances[name].admin {
             if let Some((received, _)) = self.stats(name).await {
                 self.instances[name].received_before += received;
                 self.record_spans(name).await;
@@ -592,7 +680,7 @@ impl Session {
         let table = nft::table_name(&self.run);
         let names: Vec<String> = self.instances.keys().cloned().collect();
         for name in names {
-            if self.down.contains(&name) {
+            if self.down.contains(&name) || !self.instances[&name].ours {
                 continue;
             }
             let want = self.rules_of(&name);
@@ -870,19 +958,34 @@ impl Session {
 
     /// Removes every container, one at a time, each stopped before its
     /// removal (`endpoint`: removing them all at once can wedge the engine),
-    /// then the network, then the journal.
+    /// then the network, then the journal. An attached session removes no
+    /// container: only squall's tables in the ones it touched.
     pub async fn teardown(mut self) -> Result<(), DockerError> {
         for instance in self.instances.values_mut() {
             instance.proxy = None;
         }
         let mut first_error = None;
-        for instance in self.instances.values() {
-            if let Err(e) = endpoint::remove(&self.docker, &instance.container).await {
-                first_error.get_or_insert(e);
+        match &self.network {
+            Some(network) => {
+                for instance in self.instances.values() {
+                    if let Err(e) = endpoint::remove(&self.docker, &instance.container).await {
+                        first_error.get_or_insert(e);
+                    }
+                }
+                if let Err(e) = network::remove(&self.docker, &network.name).await {
+                    first_error.get_or_insert(e);
+                }
             }
-        }
-        if let Err(e) = network::remove(&self.docker, &self.network.name).await {
-            first_error.get_or_insert(e);
+            // Attached: the containers are someone else's; only squall's
+            // (empty, once healed) tables go.
+            None => {
+                let table = nft::table_name(&self.run);
+                for instance in self.instances.values().filter(|i| i.ours && i.pid > 0) {
+                    if let Err(e) = nft::delete_table(instance.pid, &table).await {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
         }
         match first_error {
             Some(e) => Err(e),

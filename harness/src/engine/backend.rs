@@ -79,6 +79,19 @@ pub trait Backend: Sized {
     /// What this backend needs beyond the scenario (Docker: its abort guard).
     type Extra;
 
+    /// The fault plan the run follows: the scenario's faults resolved from
+    /// the seed ([`crate::fault::plan`]); a game day's picks its targets
+    /// among the containers both keys allow, as its reviewed plan says.
+    fn plan(
+        scenario: &Scenario,
+        seed: u64,
+        duration: Duration,
+        extra: &Self::Extra,
+    ) -> Vec<PlannedFault> {
+        let _ = extra;
+        crate::fault::plan(scenario, seed, duration)
+    }
+
     /// Brings the topology up, with the workload ready to start when time
     /// first passes.
     async fn up(setup: Setup<'_>, extra: Self::Extra) -> Result<Self, RunError>;

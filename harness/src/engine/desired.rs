@@ -58,6 +58,83 @@ impl Desired {
         self.paused.iter().filter(|p| !self.down.contains(*p))
     }
 
+    /// Every instance any wanted state names: down, paused, on a cut, a
+    /// delayed or lossy link, or answering errors.
+    pub fn touched(&self) -> BTreeSet<String> {
+        let mut out: BTreeSet<String> = self.down.union(&self.paused).cloned().collect();
+        for (a, b) in &self.cuts {
+            out.extend([a.clone(), b.clone()]);
+        }
+        for (a, b) in self.delays.keys() {
+            out.extend([a.clone(), b.clone()]);
+        }
+        for (a, b, _) in &self.loss {
+            out.extend([a.clone(), b.clone()]);
+        }
+        out.extend(self.errors.keys().cloned());
+        out
+    }
+
+    /// This state without anything that names an instance of `left_out`
+    /// (a game day's target refused at its moment).
+    pub fn without(&self, left_out: &BTreeSet<String>) -> Desired {
+        let keep = |n: &String| !left_out.contains(n);
+        Desired {
+            down: self.down.iter().filter(|n| keep(n)).cloned().collect(),
+            paused: self.paused.iter().filter(|n| keep(n)).cloned().collect(),
+            cuts: self
+                .cuts
+                .iter()
+                .filter(|(a, b)| keep(a) && keep(b))
+                .cloned()
+                .collect(),
+            delays: self
+                .delays
+                .iter()
+                .filter(|((a, b), _)| keep(a) && keep(b))
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+            loss: self
+                .loss
+                .iter()
+                .filter(|(a, b, _)| keep(a) && keep(b))
+                .cloned()
+                .collect(),
+            errors: self
+                .errors
+                .iter()
+                .filter(|(n, _)| keep(n))
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+        }
+    }
+
+    /// What the state wants of `name`, in words (`down`, `paused`, `cut`,
+    /// `delayed`, `lossy`, `errors`), for a game day's audit log.
+    pub fn of_instance(&self, name: &str) -> Vec<&'static str> {
+        let on = |a: &str, b: &str| a == name || b == name;
+        let mut out = Vec::new();
+        if self.down.contains(name) {
+            out.push("down");
+        }
+        if self.paused.contains(name) {
+            out.push("paused");
+        }
+        if self.cuts.iter().any(|(a, b)| on(a, b)) {
+            out.push("cut");
+        }
+        if self.delays.keys().any(|(a, b)| on(a, b)) {
+            out.push("delayed");
+        }
+        if self.loss.iter().any(|(a, b, _)| on(a, b)) {
+            out.push("lossy");
+        }
+        if self.errors.contains_key(name) {
+            out.push("errors");
+        }
+        out
+    }
+
     /// Whether traffic from `from` to `to` is cut.
     pub fn is_cut(&self, from: &str, to: &str) -> bool {
         self.cuts.contains(&(from.to_owned(), to.to_owned()))

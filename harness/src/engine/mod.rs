@@ -50,6 +50,10 @@ pub enum BackendKind {
     Sim,
     /// Real containers through the Docker engine.
     Docker,
+    /// Containers that already run, attached to by `squall gameday`
+    /// ([`crate::gameday`]); not a `--backend` of `squall run`.
+    #[value(skip)]
+    Gameday,
 }
 
 impl BackendKind {
@@ -58,6 +62,7 @@ impl BackendKind {
         match self {
             BackendKind::Sim => "sim",
             BackendKind::Docker => "docker",
+            BackendKind::Gameday => "gameday",
         }
     }
 
@@ -65,6 +70,11 @@ impl BackendKind {
     /// place in the file, so that `squall run a.toml b.toml` stops before the
     /// first run rather than after it.
     pub fn check(self, scenario: &Scenario) -> Result<(), ScenarioError> {
+        if self == BackendKind::Gameday {
+            // What a game day can do depends on what runs: its plan decides
+            // (`gameday::plan`).
+            return Ok(());
+        }
         if let Some(gameday) = &scenario.gameday {
             // Run, it would build its own topology and fault that, as if the
             // section were not there: refused rather than ignored.
@@ -73,7 +83,7 @@ impl BackendKind {
                 line: gameday.line,
                 col: gameday.col,
                 message: "a `[gameday]` file attaches to a running system; `squall run` and `squall explore` build their own topology and cannot run it".to_owned(),
-                hint: Some("`squall gameday` is not built yet (docs/gameday.md); without the section and the faults' `mode`, the file runs as a topology of its own".to_owned()),
+                hint: Some("run it with `squall gameday plan` and `squall gameday run` (docs/gameday.md); without the section and the faults' `mode`, the file runs as a topology of its own".to_owned()),
             });
         }
         if let (BackendKind::Sim, Some(compose)) = (self, &scenario.docker.compose) {

@@ -44,7 +44,7 @@ pub async fn run<B: Backend>(
         .map_err(|e| RunError::Unsupported(e.to_string()))?;
     kind.check(scenario)
         .map_err(|e| RunError::Unsupported(e.to_string()))?;
-    let plan = fault::plan(scenario, seed, duration);
+    let plan = B::plan(scenario, seed, duration, &extra);
     let applied: Vec<AppliedFault> = plan.iter().cloned().map(AppliedFault::from).collect();
     let services = fault::instances(scenario);
     let instances: Vec<String> = services.values().flatten().cloned().collect();

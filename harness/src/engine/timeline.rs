@@ -111,6 +111,7 @@ mod tests {
             kind: FaultClass::Kill,
             detail: String::new(),
             targets: Vec::new(),
+            taken: Vec::new(),
             start: Duration::from_secs(start),
             end: end.map(Duration::from_secs),
             effects: vec![effect],

@@ -441,10 +441,15 @@ fn recovery(
 /// endpoints (a code service built with `Context::from_env` and squall's
 /// layer) is measured like the fixture.
 fn unmeasured<'a>(scenario: &'a Scenario, record: &RunRecord, service: &str) -> Option<&'a str> {
-    if record.backend != crate::engine::BackendKind::Docker
+    if record.backend == crate::engine::BackendKind::Sim
         || record.received.get(service).is_some_and(|r| !r.is_empty())
     {
         return None;
+    }
+    if record.backend == crate::engine::BackendKind::Gameday {
+        // Attached containers are someone else's: squall reads no counter
+        // or span from them.
+        return Some("of a running system");
     }
     crate::docker::own_image(scenario, scenario.services.get(service)?)
 }

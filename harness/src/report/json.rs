@@ -37,7 +37,7 @@ pub struct Report {
     /// The scenario file, as given on the command line.
     pub file: String,
     /// Where it ran.
-    #[schemars(extend("enum" = ["sim", "docker"]))]
+    #[schemars(extend("enum" = ["sim", "docker", "gameday"]))]
     pub backend: &'static str,
     /// The run's seed: `squall run FILE --seed SEED` replays it.
     pub seed: u64,

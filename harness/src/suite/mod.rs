@@ -52,7 +52,7 @@ pub const MAX_REPEAT: u32 = 100;
 pub fn seed_of(base: u64, run: u32, backend: BackendKind) -> u64 {
     match backend {
         BackendKind::Sim => base.wrapping_add(u64::from(run)),
-        BackendKind::Docker => base,
+        BackendKind::Docker | BackendKind::Gameday => base,
     }
 }
 

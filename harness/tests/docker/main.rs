@@ -11,6 +11,7 @@ mod abort;
 mod churn;
 mod compose;
 mod faults;
+mod gameday;
 mod heal;
 mod scenarios;
 mod traces;
