@@ -526,3 +526,166 @@ pub fn mechanism(kind: FaultClass) -> &'static str {
         FaultClass::Error => "squall's HTTP proxy in the target's namespace answers that share of its requests",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    const FILE: &str = r#"
+name = "drill"
+duration = "60s"
+seed = 7
+workload = { target = "gateway", path = "/pay", rate = 10, deadline = "200ms" }
+[services.gateway]
+[services.gateway.endpoints."/pay"]
+calls = [{ to = "ledger", path = "/reserve", timeout = "150ms" }]
+[services.ledger]
+[services.ledger.endpoints."/reserve"]
+work = "2ms"
+[[faults]]
+kind = "pause"
+target = "ledger"
+mode = "percent:50"
+at = "10s"
+for = "10s"
+[[faults]]
+kind = "latency"
+target = "ledger"
+mode = "one"
+delay = "20ms"
+at = "15s"
+for = "10s"
+[gameday]
+project = "stg"
+allow = ["ledger"]
+limits = { instances_at_once = 2, keep_healthy = 1 }
+"#;
+
+    fn candidate(name: &str, service: &str, opted_in: bool, ip: u8) -> Candidate {
+        Candidate {
+            id: format!("{name}-id"),
+            name: name.to_owned(),
+            service: service.to_owned(),
+            image: "sha256:1".to_owned(),
+            state: "running".to_owned(),
+            healthy: true,
+            networks: BTreeMap::from([(
+                "stg_default".to_owned(),
+                (Ipv4Addr::new(172, 20, 0, ip), Ipv4Addr::new(172, 20, 0, 1)),
+            )]),
+            opted_in,
+            protected: false,
+            managed: false,
+        }
+    }
+
+    fn staging() -> Vec<Candidate> {
+        vec![
+            candidate("stg-gateway-1", "gateway", false, 2),
+            candidate("stg-ledger-1", "ledger", true, 3),
+            candidate("stg-ledger-2", "ledger", true, 4),
+            candidate("stg-ledger-3", "ledger", false, 5),
+            candidate("stg-ledger-4", "ledger", true, 6),
+        ]
+    }
+
+    fn make_from(text: &str, candidates: &[Candidate]) -> Result<Planned, Vec<ScenarioError>> {
+        let scenario = crate::scenario::parse(text, std::path::Path::new("drill.toml")).unwrap();
+        let gameday = scenario.gameday.clone().unwrap();
+        make(&Inputs {
+            scenario: &scenario,
+            gameday: &gameday,
+            text: text.as_bytes(),
+            candidates,
+            seed: 7,
+            duration: scenario.duration,
+            engine: "unix:///var/run/docker.sock".to_owned(),
+        })
+    }
+
+    #[test]
+    fn modes_pick_among_allowed_containers_and_the_plan_is_reproducible() {
+        let planned = make_from(FILE, &staging()).unwrap();
+        let again = make_from(FILE, &staging()).unwrap();
+        assert_eq!(planned.plan, again.plan);
+        assert_eq!(planned.plan.hash, planned.plan.digest());
+        // 50% of 3 allowed is 2; `one` is 1; never the bystander.
+        let allowed = ["ledger-1", "ledger-2", "ledger-3"];
+        assert_eq!(planned.plan.faults[0].targets.len(), 2);
+        assert_eq!(planned.plan.faults[1].targets.len(), 1);
+        let by_instance = |i: &str| {
+            planned
+                .plan
+                .instances
+                .iter()
+                .find(|p| p.instance == i)
+                .unwrap()
+                .clone()
+        };
+        for f in &planned.plan.faults {
+            for t in &f.targets {
+                assert!(allowed.contains(&t.as_str()), "{t}");
+                assert_eq!(by_instance(t).role, Role::Target);
+            }
+        }
+        // Allowed containers come first; the bystander is a peer.
+        assert_eq!(by_instance("ledger-4").container, "stg-ledger-3");
+        assert_eq!(by_instance("ledger-4").role, Role::Peer);
+        assert_eq!(by_instance("gateway-1").role, Role::Peer);
+        assert_eq!(planned.scenario.services["ledger"].replicas, 4);
+        assert!(planned
+            .specs
+            .iter()
+            .filter(|s| s.ours)
+            .all(|s| s.service == "ledger"));
+
+        // A container replaced since (new id) changes the hash, and says so.
+        let mut replaced = staging();
+        replaced[2].id = "new-id".to_owned();
+        let other = make_from(FILE, &replaced).unwrap();
+        assert_ne!(other.plan.hash, planned.plan.hash);
+        let diff = other.plan.differences(&planned.plan);
+        assert!(diff.iter().any(|d| d.contains("stg-ledger-2")), "{diff:?}");
+    }
+
+    #[test]
+    fn the_rails_refuse_a_plan_at_the_fault() {
+        let at_once = FILE.replace("instances_at_once = 2", "instances_at_once = 1");
+        let errors = make_from(&at_once, &staging()).unwrap_err();
+        assert!(
+            errors[0].message.contains("instances_at_once"),
+            "{errors:?}"
+        );
+        assert_eq!(errors[0].line, 13);
+
+        let floor = FILE.replace("keep_healthy = 1", "keep_healthy = 3");
+        let errors = make_from(&floor, &staging()).unwrap_err();
+        assert!(
+            errors.iter().any(|e| e.message.contains("keep_healthy")),
+            "{errors:?}"
+        );
+
+        let one_replica = FILE.replace(
+            "target = \"ledger\"\nmode = \"one\"",
+            "target = \"ledger-1\"",
+        );
+        let errors = make_from(&one_replica, &staging()).unwrap_err();
+        assert!(errors[0].message.contains("not one replica"), "{errors:?}");
+
+        let none: Vec<Candidate> = staging()
+            .into_iter()
+            .map(|c| Candidate {
+                opted_in: false,
+                ..c
+            })
+            .collect();
+        let errors = make_from(FILE, &none).unwrap_err();
+        assert!(
+            errors[0].message.contains("none carries both keys"),
+            "{errors:?}"
+        );
+        assert!(make_from(FILE, &[]).is_err());
+    }
+}

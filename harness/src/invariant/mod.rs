@@ -58,6 +58,8 @@ enum Unseen<'a> {
     Image(&'a str),
     /// Code without squall's server layer.
     Code,
+    /// A game day's container: squall reads nothing from what it did not start.
+    Attached,
 }
 
 /// [`evaluate`], with the code services in `blind` not measured.
@@ -82,6 +84,9 @@ fn judge(
     let unseen = |service: &str| -> Option<Unseen<'_>> {
         if blind_code.code.iter().any(|s| s == service) {
             return Some(Unseen::Code);
+        }
+        if record.backend == crate::engine::BackendKind::Gameday {
+            return Some(Unseen::Attached);
         }
         unmeasured(scenario, record, service).map(Unseen::Image)
     };
@@ -446,11 +451,6 @@ fn unmeasured<'a>(scenario: &'a Scenario, record: &RunRecord, service: &str) -> 
     {
         return None;
     }
-    if record.backend == crate::engine::BackendKind::Gameday {
-        // Attached containers are someone else's: squall reads no counter
-        // or span from them.
-        return Some("of a running system");
-    }
     crate::docker::own_image(scenario, scenario.services.get(service)?)
 }
 
@@ -474,6 +474,10 @@ fn amplification_not_measured(
             "not measured: `{service}` is code without squall's server layer, so nothing counts \
              the calls that reach it (hint: add `.layer(ctx.layer())` to its router and provide \
              it with `service`)"
+        ),
+        Unseen::Attached => format!(
+            "not measured: on a game day squall reads no counters from `{service}`'s containers \
+             (it did not start them); the load driver only sees the workload's requests"
         ),
     };
     Verdict {
